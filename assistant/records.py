@@ -1,0 +1,178 @@
+"""Typed records passed between the stages of the data flow."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One paper after parsing and de-duplication."""
+
+    paper_id: str
+    title: str  # as in the corpus (first spelling seen)
+    display_title: str  # LaTeX debris cleaned, for people
+    abstract: str  # cleaned for display and embedding
+    source: str  # file name it came from (first seen)
+    page_date: str = ""  # e.g. "Mar 13" from a Daily Papers page
+    appearances: tuple[str, ...] = ()  # "file|date" of every appearance
+    aliases: tuple[str, ...] = ()  # other raw titles folded into this paper
+    authors: str = ""
+    year: str = ""
+    venue: str = ""
+    url: str = ""
+
+    @property
+    def content_hash(self) -> str:
+        from hashlib import sha1
+
+        return sha1(f"{self.display_title}\n{self.abstract}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of one abstract; the title travels with its embedded text."""
+
+    chunk_id: str
+    paper_id: str
+    index: int
+    text: str  # the abstract slice
+    start: int  # character span in Paper.abstract
+    end: int
+
+    def embed_text(self, title: str) -> str:
+        return f"{title}. {self.text}"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Something ingest could not take, with where and why."""
+
+    source: str
+    reason: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class LoadReport:
+    papers: list[Paper] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    entries: int = 0  # entries read before de-duplication
+    files: int = 0
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    """A chunk returned by a retriever with its score(s)."""
+
+    chunk_id: str
+    paper_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass
+class PaperHit:
+    """A paper ranked by retrieval, with its best chunks."""
+
+    paper_id: str
+    title: str
+    score: float
+    chunks: list[ChunkHit]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    dense: float = 0.0  # best cosine similarity of any of its chunks to the query
+
+    @property
+    def display_title(self) -> str:
+        return self.metadata.get("display_title") or self.title
+
+    @property
+    def abstract(self) -> str:
+        return self.metadata.get("abstract", "")
+
+
+@dataclass
+class Reference:
+    number: int
+    paper_id: str
+    title: str
+    page_date: str
+    source: str
+    abstract: str
+    evidence: list[str]  # evidence sentences shown to the model
+    spans: list[tuple[int, int]] = field(default_factory=list)  # evidence spans in abstract
+    cited: bool = False
+
+
+@dataclass
+class SentenceSupport:
+    text: str
+    citations: list[int]
+    supported: bool
+    score: float = 0.0
+    reason: str = ""  # "", "no citation", "weak evidence", "unknown number 12%"
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str  # Markdown with [n] markers
+    references: list[Reference] = field(default_factory=list)
+    support: list[SentenceSupport] = field(default_factory=list)
+    refused: bool = False
+    provider: str = ""
+    notice: str = ""  # e.g. fallback notice
+    standalone_query: str = ""
+    retrieved: list[PaperHit] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cited_references(self) -> list[Reference]:
+        return [r for r in self.references if r.cited]
+
+    def to_dict(self) -> dict[str, Any]:
+        by_number = {r.number: r for r in self.references}
+        return {
+            "question": self.question,
+            "standalone_query": self.standalone_query,
+            "answer": self.text,
+            "retrieved": [h.title for h in self.retrieved],
+            "cited": [r.title for r in self.cited_references],
+            "refused": self.refused,
+            "support": [
+                {
+                    "text": s.text,
+                    "cited": [by_number[n].title for n in s.citations if n in by_number],
+                    "supported": s.supported,
+                    "score": round(s.score, 3),
+                    "reason": s.reason,
+                }
+                for s in self.support
+            ],
+            "references": [asdict(r) for r in self.references],
+            "timings": self.timings,
+            "provider": self.provider,
+            "notice": self.notice,
+        }
+
+
+@dataclass
+class Recommendation:
+    rank: int
+    paper_id: str
+    title: str
+    page_date: str
+    reason: str  # one sentence of why
+    quote: str  # a sentence of the abstract that grounds the reason
+    score: float
+    source: str = ""
+    abstract: str = ""

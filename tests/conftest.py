@@ -1,0 +1,53 @@
+"""Shared fixtures: real embedding model, real Chroma, the real seed corpus."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+SHARED = REPO.parent / "shared"
+DEV = SHARED / "eval" / "dev.jsonl"
+SCIFACT = SHARED / "eval" / "scifact"
+
+
+def shared_models_dir() -> Path:
+    default = Path.home() / ".local" / "share" / "paper-assistant" / "models"
+    return Path(os.environ.get("ASSISTANT_MODEL_DIR", default))
+
+
+@pytest.fixture
+def settings_for(tmp_path):
+    """Settings with a fresh data directory (model files shared across tests)."""
+    from assistant.settings import load_settings
+
+    def make(**overrides):
+        overrides.setdefault("data_dir", tmp_path / "data")
+        overrides.setdefault("model_dir", shared_models_dir())
+        return load_settings(env={}, **overrides)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory):
+    """Settings, store and retriever over the indexed seed corpus (built once per run)."""
+    from assistant.embeddings import embeddings_for
+    from assistant.ingest import index_papers, load_corpus
+    from assistant.retrieve import Retriever
+    from assistant.settings import load_settings
+    from assistant.store import Store
+
+    settings = load_settings(env={}, data_dir=tmp_path_factory.mktemp("seeded"), model_dir=shared_models_dir())
+    embeddings = embeddings_for(settings)
+    store = Store(settings, embeddings)
+    index_papers(load_corpus([SEEDS]).papers, store, settings)
+    return settings, store, Retriever(store=store, embeddings=embeddings)

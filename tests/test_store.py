@@ -1,0 +1,177 @@
+"""Real Chroma (embedded and server), incremental ingest, killed-ingest recovery."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import pytest
+
+from assistant.embeddings import embeddings_for
+from assistant.ingest import index_papers, load_corpus
+from assistant.store import Store, StoreError
+
+from conftest import REPO, SCIFACT, SEEDS
+
+ABSTRACT = "We propose a method for testing stores. It works well on every benchmark we tried. " * 3
+
+
+def small_corpus(tmp_path, n=5, name="c.jsonl"):
+    topics = ["graphs", "proteins", "robots", "music", "weather", "poetry", "chess", "rivers"]
+    rows = [{"title": f"Paper number {i}", "abstract": f"This paper is about {topics[i]}. " + ABSTRACT} for i in range(n)]
+    path = tmp_path / name
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    return path
+
+
+def run_cli(*args, env_extra=None, **kw):
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True, env=env, cwd=REPO, **kw)
+
+
+def test_reingest_of_unchanged_corpus_embeds_nothing(settings_for, tmp_path):
+    settings = settings_for()
+    store = Store(settings, embeddings_for(settings))
+    papers = load_corpus([small_corpus(tmp_path)]).papers
+    first = index_papers(papers, store, settings)
+    gen = store.generation()
+    second = index_papers(papers, store, settings)
+    assert first.added == 5 and first.chunks_embedded == store.count()
+    assert second.added == 0 and second.chunks_embedded == 0 and second.unchanged == 5
+    assert store.generation() == gen  # nothing written
+
+
+def test_changed_paper_is_reembedded_and_old_chunks_removed(settings_for, tmp_path):
+    settings = settings_for()
+    store = Store(settings, embeddings_for(settings))
+    papers = load_corpus([small_corpus(tmp_path)]).papers
+    index_papers(papers, store, settings)
+    changed = [replace(papers[0], abstract="A completely new abstract about graphs. " * 4)] + papers[1:]
+    summary = index_papers(changed, store, settings)
+    assert summary.added == 1
+    stored = store.papers([papers[0].paper_id])[papers[0].paper_id]
+    assert stored["abstract"].startswith("A completely new abstract")
+    assert store.stats()["papers"] == 5
+
+
+def test_removed_papers_only_go_with_prune(settings_for, tmp_path):
+    settings = settings_for()
+    store = Store(settings, embeddings_for(settings))
+    papers = load_corpus([small_corpus(tmp_path)]).papers
+    index_papers(papers, store, settings)
+    kept = index_papers(papers[:3], store, settings)
+    assert kept.stale == 2 and store.stats()["papers"] == 5
+    pruned = index_papers(papers[:3], store, settings, prune=True)
+    assert pruned.removed == 2 and store.stats()["papers"] == 3
+
+
+def test_abstract_is_rebuilt_from_chunk_spans(settings_for):
+    settings = settings_for()
+    store = Store(settings, embeddings_for(settings))
+    papers = load_corpus([SEEDS]).papers[:10]
+    index_papers(papers, store, settings)
+    stored = store.papers([p.paper_id for p in papers])
+    for paper in papers:
+        assert stored[paper.paper_id]["abstract"] == paper.abstract
+        assert stored[paper.paper_id]["page_date"] == paper.page_date
+
+
+def test_store_persists_across_processes(tmp_path):
+    corpus = small_corpus(tmp_path, n=4)
+    env = {"ASSISTANT_DATA_DIR": str(tmp_path / "data")}
+    ingest = run_cli("ingest", str(corpus), "--quiet", env_extra=env)
+    assert ingest.returncode == 0, ingest.stderr
+    stats = run_cli("stats", "--json", env_extra=env)
+    assert json.loads(stats.stdout)["papers"] == 4
+    search = run_cli("search", "robots", "--json", "-k", "2", env_extra=env)
+    rows = json.loads(search.stdout)
+    assert rows[0]["title"] == "Paper number 2"
+
+
+def test_corrupt_store_gives_a_clear_error(settings_for):
+    settings = settings_for()
+    db = settings.data_dir / "chroma"
+    db.mkdir(parents=True)
+    (db / "chroma.sqlite3").write_bytes(b"this is not a sqlite database" * 100)
+    with pytest.raises(StoreError, match="cannot open the store"):
+        Store(settings, embeddings_for(settings))
+
+
+@pytest.mark.skipif(not (SCIFACT / "corpus.jsonl").exists(), reason="shared scifact missing")
+def test_killed_ingest_is_completed_by_the_next_run(tmp_path):
+    lines = (SCIFACT / "corpus.jsonl").read_text().splitlines()[:400]
+    corpus = tmp_path / "part.jsonl"
+    corpus.write_text("\n".join(lines))
+    env = dict(os.environ, ASSISTANT_DATA_DIR=str(tmp_path / "data"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "ingest", str(corpus)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    buf = ""
+    deadline = time.time() + 300
+    while "512/" not in buf and time.time() < deadline and proc.poll() is None:
+        buf += proc.stderr.read(1)
+    assert proc.poll() is None, "ingest finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    resumed = run_cli("ingest", str(corpus), "--quiet", env_extra={"ASSISTANT_DATA_DIR": str(tmp_path / "data")})
+    assert resumed.returncode == 0, resumed.stderr
+    # the resumed run embedded only what the killed one had not written
+    done = int(resumed.stdout.split("embedded (")[1].split(" chunks")[0])
+    stats = json.loads(run_cli("stats", "--json", env_extra={"ASSISTANT_DATA_DIR": str(tmp_path / "data")}).stdout)
+    assert stats["papers"] == 400
+    assert 0 < done < stats["chunks"]
+    again = run_cli("ingest", str(corpus), "--quiet", env_extra={"ASSISTANT_DATA_DIR": str(tmp_path / "data")})
+    assert "0 embedded (0 chunks" in again.stdout
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    port = free_port()
+    chroma = REPO / ".venv" / "bin" / "chroma"
+    exe = str(chroma) if chroma.exists() else "chroma"
+    proc = subprocess.Popen(
+        [exe, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, ANONYMIZED_TELEMETRY="False"),
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.3)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.mark.server
+def test_same_code_over_a_chroma_server(settings_for, tmp_path, chroma_server):
+    from assistant.retrieve import Retriever
+
+    settings = settings_for(chroma_host="127.0.0.1", chroma_port=chroma_server)
+    store = Store(settings, embeddings_for(settings))
+    papers = load_corpus([SEEDS]).papers[:20]
+    index_papers(papers, store, settings)
+    assert store.stats()["papers"] == 20
+    assert store.location == f"http://127.0.0.1:{chroma_server}"
+    hits = Retriever(store=store, embeddings=store.embeddings).search(papers[3].display_title, k=3)
+    assert hits[0].paper_id == papers[3].paper_id
+    assert index_papers(papers, store, settings).chunks_embedded == 0
+
+
+def test_unreachable_server_is_a_clear_error(settings_for):
+    settings = settings_for(chroma_host="127.0.0.1", chroma_port=free_port())
+    with pytest.raises(StoreError, match="cannot reach the Chroma server"):
+        Store(settings, embeddings_for(settings))
