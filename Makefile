@@ -39,7 +39,7 @@ browser-deps:
 
 run: setup
 	$(VENV)/bin/assistant ingest --quiet
-	$(VENV)/bin/assistant search "agents that play video games from screen pixels"
+	$(VENV)/bin/assistant app
 
 test: setup browser-deps
 	$(PY) -m pytest -q -ra

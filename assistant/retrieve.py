@@ -1,14 +1,33 @@
-"""Hybrid retrieval: dense (Chroma) + BM25 (bm25s) fused at chunk level, ranked as papers.
+"""Hybrid retrieval: dense chunks (Chroma) + BM25 papers (bm25s), fused as papers.
 
-Fusion modes (``Retriever.search(mode=...)``):
+The two sides:
+- dense: the query vector against every chunk (title + abstract slice) in Chroma; a
+  paper scores its best chunk's cosine;
+- BM25: one document per paper (title + whole abstract, rebuilt from the chunk spans),
+  kept in step with the collection's generation and saved beside it.
+
+Modes (``Retriever.search(mode=...)``):
 - ``dense`` / ``bm25``: one side only;
-- ``rrf``: plain reciprocal-rank fusion (k=60), the baseline;
-- ``hybrid`` (the product): weighted reciprocal-rank fusion plus a normalised-score
-  term, with weights tuned on SciFact *train* claims (see docs/benchmarks.md).
+- ``rrf``: plain reciprocal-rank fusion of the two paper lists (k=60): the baseline;
+- ``hybrid`` (the product, :data:`PRODUCT`): a convex combination of each side's
+  score divided by that side's best score, ``0.6 * cos/cos_max + 0.4 * bm25/bm25_max``
+  over 200 candidates a side (a paper missing from the dense candidates takes the
+  lowest dense candidate's score, one missing from the BM25 list its exact BM25
+  score). Chosen and tuned on SciFact *train* claims only
+  (``benchmarks/tune_fusion.py``; figures in docs/benchmarks.md).
+
+Filters never reach Chroma's ``where`` pre-filter unless they must (it costs hundreds
+of ms at 140k chunks): see :meth:`Retriever.dense_chunks`.
+
+A search runs in two steps that evaluation calls apart: :meth:`Retriever.candidates`
+(embed the query, one Chroma query, one BM25 scoring: the costly part) and
+:meth:`Retriever.rank` (fusion in memory, no store access); :meth:`Retriever.search`
+then reads the chunks of the top ``k`` papers from Chroma.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterable
@@ -18,9 +37,12 @@ from typing import Any
 import numpy as np
 
 from .records import ChunkHit, PaperHit
-from .store import Store
+from .store import Store, paper_record
 
 STOPWORDS = "en"
+MODES = ("dense", "bm25", "rrf", "hybrid")
+BM25_FORMAT = 2  # 2: one BM25 document per paper
+MAX_FETCH = 2000  # most dense chunks fetched to post-filter a date/source filter
 
 
 @dataclass(frozen=True)
@@ -48,28 +70,101 @@ class Filters:
             return False
         return meta.get("paper_id") not in self.exclude_papers
 
+    def __bool__(self) -> bool:
+        return bool(self.page_dates or self.sources or self.exclude_papers)
+
 
 @dataclass(frozen=True)
 class Fusion:
-    """Weights of the product's fusion (tuned on SciFact train, see benchmarks)."""
+    """How the dense chunk list and the BM25 paper list become one paper ranking.
 
+    ``method="convex"``: ``w_dense * norm(dense) + w_bm25 * norm(bm25)`` where ``norm``
+    is ``"max"`` (score / the list's best score), ``"minmax"`` or ``"zscore"`` over the
+    list; ``method="rrf"``: ``sum w / (rrf_k + rank)``. ``depth``: dense chunks and
+    BM25 papers taken as candidates (at least ``3 k``). ``second_chunk``: share of a
+    paper's second-best chunk cosine added to its best.
+    """
+
+    method: str = "convex"
+    w_dense: float = 0.6
+    w_bm25: float = 0.4
+    norm: str = "max"
     rrf_k: float = 60.0
-    w_dense: float = 1.0
-    w_bm25: float = 1.0
-    w_score: float = 0.0  # weight of the min-max normalised score combination
-    alpha: float = 0.5  # dense share inside the score combination
-    second_chunk: float = 0.0  # share of a paper's second-best chunk added to its best
+    depth: int = 200
+    second_chunk: float = 0.0
 
 
-PLAIN_RRF = Fusion()
-PRODUCT = Fusion(rrf_k=60.0, w_dense=1.0, w_bm25=1.0, w_score=0.0, alpha=0.5, second_chunk=0.0)
+PLAIN_RRF = Fusion(method="rrf", w_dense=1.0, w_bm25=1.0, rrf_k=60.0, depth=60)
+PRODUCT = Fusion(method="convex", w_dense=0.6, w_bm25=0.4, norm="max", depth=200)
+
+
+# ---------------------------------------------------------------- BM25 side
 
 
 @dataclass
 class BM25Index:
+    """BM25 over papers; ``ids[i]`` is a paper id, ``chunks[i]`` its chunk ids."""
+
     retriever: Any
     ids: list[str]
     meta: list[dict[str, Any]]
+    chunks: list[list[str]] = field(default_factory=list)
+    _columns: dict[str, tuple[np.ndarray, dict[str, int]]] = field(default_factory=dict, repr=False)
+    _row: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._row = {pid: i for i, pid in enumerate(self.ids)}
+
+    def row(self, paper_id: str) -> int | None:
+        return self._row.get(paper_id)
+
+    def chunk_ids(self, paper_id: str) -> list[str]:
+        i = self._row.get(paper_id)
+        return self.chunks[i] if i is not None and i < len(self.chunks) else []
+
+    def chunk_counts(self) -> np.ndarray:
+        """Chunks per paper (built once)."""
+        if "__chunks__" not in self._columns:
+            counts = np.fromiter((len(c) for c in self.chunks), dtype=np.int64, count=len(self.chunks))
+            self._columns["__chunks__"] = (counts, {})
+        return self._columns["__chunks__"][0]
+
+    def column(self, key: str) -> tuple[np.ndarray, dict[str, int]]:
+        """Integer codes of one metadata field per paper, and value -> code (built once)."""
+        if key not in self._columns:
+            lookup: dict[str, int] = {}
+            codes = np.fromiter((lookup.setdefault(str(m.get(key, "")), len(lookup)) for m in self.meta),
+                                dtype=np.int32, count=len(self.meta))
+            self._columns[key] = (codes, lookup)
+        return self._columns[key]
+
+    def mask(self, filters: Filters) -> np.ndarray | None:
+        """Papers the filters allow, vectorised (no per-paper Python work per query)."""
+        if not filters:
+            return None
+        keep = np.ones(len(self.ids), dtype=bool)
+        for key, values, include in (
+            ("page_date", filters.page_dates, True),
+            ("source", filters.sources, True),
+            ("paper_id", filters.exclude_papers, False),
+        ):
+            if not values:
+                continue
+            codes, lookup = self.column(key)
+            wanted = np.array([lookup[v] for v in values if v in lookup], dtype=np.int32)
+            hit = np.isin(codes, wanted) if wanted.size else np.zeros(len(codes), dtype=bool)
+            keep &= hit if include else ~hit
+        return keep
+
+    def scores(self, query: str) -> np.ndarray | None:
+        """BM25 score of every paper (None when no query term is in the vocabulary)."""
+        if not self.ids:
+            return None
+        vocab = self.retriever.vocab_dict
+        tokens = [t for t in _stem_query(query) if t in vocab]
+        if not tokens:
+            return None
+        return self.retriever.get_scores(tokens)
 
 
 def _tokenize(texts: list[str]):  # noqa: ANN202
@@ -87,47 +182,171 @@ def _stem_query(query: str) -> list[str]:
     return tokens[0] if tokens else []
 
 
+def bm25_text(title: str, text: str) -> str:
+    return f"{title}. {text}"
+
+
 def build_bm25(store: Store) -> BM25Index:
+    """One BM25 document per paper: its title and its abstract rebuilt from the chunks."""
     import bm25s
 
+    by_paper: dict[str, list] = {}
+    for chunk in store.iter_chunks():
+        by_paper.setdefault(chunk.metadata.get("paper_id", ""), []).append(chunk)
     ids: list[str] = []
     texts: list[str] = []
     meta: list[dict[str, Any]] = []
-    for chunk in store.iter_chunks():
-        ids.append(chunk.chunk_id)
-        m = chunk.metadata
-        texts.append(f"{m.get('display_title', '')}. {chunk.text}")
-        meta.append({k: m.get(k, "") for k in ("paper_id", "page_date", "source")})
+    chunks: list[list[str]] = []
+    for pid, stored in by_paper.items():
+        stored.sort(key=lambda c: c.metadata.get("chunk_index", 0))
+        record = paper_record(stored)
+        ids.append(pid)
+        texts.append(bm25_text(record.get("display_title", ""), record["abstract"]))
+        meta.append({k: record.get(k, "") for k in ("paper_id", "page_date", "source")})
+        chunks.append([c.chunk_id for c in stored])
     retriever = bm25s.BM25()
     if texts:
         retriever.index(_tokenize(texts), show_progress=False)
-    return BM25Index(retriever, ids, meta)
+    return BM25Index(retriever, ids, meta, chunks)
 
 
 def load_or_build_bm25(store: Store) -> BM25Index:
-    import json
-
     import bm25s
 
     generation = store.generation()
     path = store.bm25_path_if_current(generation)
     if path is not None:
         try:
-            retriever = bm25s.BM25.load(str(path / "index"))
             extra = json.loads((path / "docs.json").read_text())
-            return BM25Index(retriever, extra["ids"], extra["meta"])
+            if extra.get("format") == BM25_FORMAT:
+                retriever = bm25s.BM25.load(str(path / "index"))
+                return BM25Index(retriever, extra["ids"], extra["meta"], extra["chunks"])
         except (OSError, ValueError, KeyError):
             pass
     index = build_bm25(store)
 
     def save(target):  # noqa: ANN001, ANN202
-        if index.ids:
-            index.retriever.save(str(target / "index"))
-        (target / "docs.json").write_text(json.dumps({"ids": index.ids, "meta": index.meta}))
+        index.retriever.save(str(target / "index"))
+        docs = {"format": BM25_FORMAT, "ids": index.ids, "meta": index.meta, "chunks": index.chunks}
+        (target / "docs.json").write_text(json.dumps(docs))
 
     if index.ids:
         store.save_bm25(generation, save)
     return index
+
+
+def top_scores(scores: np.ndarray, depth: int) -> np.ndarray:
+    """Indices of the ``depth`` best positive scores, best first (argpartition, no full sort)."""
+    if depth <= 0 or scores.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if scores.size > depth:
+        part = np.argpartition(-scores, depth - 1)[:depth]
+    else:
+        part = np.arange(scores.size)
+    part = part[scores[part] > 0]
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
+# ---------------------------------------------------------------- fusion (pure)
+
+
+def paper_of(chunk_id: str) -> str:
+    """Chunk ids are ``<paper_id>:<index>:<hash>`` (paper ids may hold colons)."""
+    return chunk_id.rsplit(":", 2)[0]
+
+
+@dataclass
+class Candidates:
+    """One query's candidates: dense chunks and BM25 papers, best first."""
+
+    query: str
+    qvec: np.ndarray
+    dense: list[tuple[str, float]]  # (chunk id, cosine)
+    sparse: list[tuple[str, float]]  # (paper id, BM25 score)
+    bm25_of: dict[str, float] = field(default_factory=dict)  # exact BM25 of the dense candidates' papers
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Ranked:
+    paper_id: str
+    score: float
+    chunks: list[tuple[str, float]]  # candidate chunks of the paper (chunk id, cosine), best first
+
+
+def dense_papers(dense: list[tuple[str, float]], second: float = 0.0) -> tuple[list[tuple[str, float]], dict[str, list[tuple[str, float]]]]:
+    """Dense chunk list -> paper list (best cosine + ``second`` x second best) and chunks per paper."""
+    by_paper: dict[str, list[tuple[str, float]]] = {}
+    for cid, score in dense:
+        by_paper.setdefault(paper_of(cid), []).append((cid, score))
+    papers = []
+    for pid, chunks in by_paper.items():
+        chunks.sort(key=lambda c: -c[1])
+        score = chunks[0][1] + (second * chunks[1][1] if second and len(chunks) > 1 else 0.0)
+        papers.append((pid, score))
+    papers.sort(key=lambda kv: -kv[1])
+    return papers, by_paper
+
+
+def _normalised(pairs: list[tuple[str, float]], how: str) -> tuple[dict[str, float], float, float]:
+    """Normalised scores of a ranked list, and the (shift, scale) applied: (s - shift) / scale."""
+    values = np.fromiter((s for _, s in pairs), dtype=np.float64, count=len(pairs))
+    if how == "zscore":
+        shift, scale = float(values.mean()), float(values.std()) or 1.0
+    elif how == "minmax":
+        shift, scale = float(values.min()), (float(values.max() - values.min()) or 1.0)
+    else:  # "max": score / best score
+        shift, scale = 0.0, (float(values.max()) if values.max() > 0 else 1.0)
+    return {item: (s - shift) / scale for item, s in pairs}, shift, scale
+
+
+def fuse_papers(cands: Candidates, mode: str, fusion: Fusion, k: int) -> list[Ranked]:
+    """The top ``k`` papers of one mode from a query's candidates (no store access)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown retrieval mode {mode!r}; choose from {', '.join(MODES)}")
+    if mode == "rrf":
+        fusion = PLAIN_RRF
+    depth = max(fusion.depth, 3 * k)
+    dense, by_paper = dense_papers(cands.dense[:depth], fusion.second_chunk if mode == "hybrid" else 0.0)
+    sparse = cands.sparse[:depth]
+    if mode == "dense":
+        scores = dict(dense)
+    elif mode == "bm25":
+        scores = dict(sparse)
+    elif fusion.method == "rrf":
+        scores = {}
+        for weight, pairs in ((fusion.w_dense, dense), (fusion.w_bm25, sparse)):
+            for rank, (pid, _) in enumerate(pairs, 1):
+                scores[pid] = scores.get(pid, 0.0) + weight / (fusion.rrf_k + rank)
+    else:
+        scores = _convex(dense, sparse, cands.bm25_of, fusion)
+    ranked = [Ranked(pid, score, by_paper.get(pid, [])) for pid, score in scores.items()]
+    ranked.sort(key=lambda r: (-r.score, r.paper_id))
+    return ranked[:k]
+
+
+def _convex(dense: list[tuple[str, float]], sparse: list[tuple[str, float]], bm25_of: dict[str, float], fusion: Fusion) -> dict[str, float]:
+    """Weighted sum of normalised scores. A paper outside the dense candidates takes the
+    lowest dense candidate score (its cosine is at most that); one outside the BM25 list
+    takes its exact BM25 score when known, else the list's lowest."""
+    if not dense and not sparse:
+        return {}
+    d_norm, d_shift, d_scale = _normalised(dense, fusion.norm) if dense else ({}, 0.0, 1.0)
+    s_norm, s_shift, s_scale = _normalised(sparse, fusion.norm) if sparse else ({}, 0.0, 1.0)
+    d_floor = min(d_norm.values(), default=0.0)
+    s_floor = min(s_norm.values(), default=0.0)
+    out: dict[str, float] = {}
+    for pid in d_norm.keys() | s_norm.keys():
+        d = d_norm.get(pid, d_floor)
+        s = s_norm.get(pid)
+        if s is None:
+            raw = bm25_of.get(pid)
+            s = s_floor if raw is None or not sparse else min((raw - s_shift) / s_scale, s_floor)
+        out[pid] = fusion.w_dense * d + fusion.w_bm25 * s
+    return out
+
+
+# ---------------------------------------------------------------- retriever
 
 
 @dataclass
@@ -135,11 +354,19 @@ class Retriever:
     store: Store
     embeddings: Any
     fusion: Fusion = PRODUCT
-    chunk_depth: int = 60
+    exact_filter_limit: int = 4000  # filtered dense search is exact numpy up to this many allowed chunks
     _bm25: BM25Index | None = field(default=None, repr=False)
     _bm25_generation: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     last_timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def chunk_depth(self) -> int:
+        return self.fusion.depth
+
+    def depth_for(self, k: int) -> int:
+        """Candidates per side needed for ``k`` papers (abstracts have 1-4 chunks)."""
+        return max(self.fusion.depth, PLAIN_RRF.depth, 3 * k)
 
     # ------------------------------------------------------------ sides
 
@@ -152,100 +379,147 @@ class Retriever:
             return self._bm25
 
     def dense_chunks(self, qvec: np.ndarray, depth: int, filters: Filters) -> list[tuple[str, float]]:
+        """The ``depth`` chunks closest to ``qvec`` among those the filters allow.
+
+        Chroma's own ``where`` pre-filter costs hundreds of ms on a large collection, so
+        filters are applied here: excluded papers by over-fetching their chunk count and
+        dropping them; date/source filters by exact numpy search over the allowed chunks
+        when they are few (``exact_filter_limit``), else by over-fetching in proportion
+        to the allowed share, with Chroma's ``where`` as the last resort.
+        """
         count = self.store.count()
         if count == 0:
             return []
+        if not filters:
+            return self._query(qvec, min(depth, count))
+        index = self.bm25()
+        if filters.page_dates or filters.sources:
+            mask = index.mask(filters)
+            n_allowed = int(index.chunk_counts()[mask].sum())
+            if n_allowed <= self.exact_filter_limit:
+                return self._exact(qvec, [cid for i in np.flatnonzero(mask) for cid in index.chunks[i]], depth)
+            share = n_allowed / max(count, 1)
+            fetch = int(depth / share * 1.5) + 1
+            if fetch <= MAX_FETCH:
+                found = self._query(qvec, min(fetch, count))
+                kept = [(cid, s) for cid, s in found if _allowed(index, mask, cid)]
+                if len(kept) >= min(depth, n_allowed) or fetch >= count:
+                    return kept[:depth]
+            return self._query(qvec, min(depth, n_allowed), filters.where())
+        excluded = set(filters.exclude_papers)
+        extra = sum(len(index.chunk_ids(pid)) for pid in excluded)
+        found = self._query(qvec, min(depth + extra, count))
+        return [(cid, s) for cid, s in found if paper_of(cid) not in excluded][:depth]
+
+    def _query(self, qvec: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        if n <= 0:
+            return []
         res = self.store.collection.query(
-            query_embeddings=[qvec.tolist()], n_results=min(depth, count), where=filters.where(), include=["distances"]
+            query_embeddings=[np.asarray(qvec, dtype=np.float32).tolist()], n_results=n, where=where, include=["distances"],
         )
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0])]
 
-    def bm25_chunks(self, query: str, depth: int, filters: Filters) -> list[tuple[str, float]]:
-        index = self.bm25()
-        if not index.ids:
+    def _exact(self, qvec: np.ndarray, chunk_ids: list[str], depth: int) -> list[tuple[str, float]]:
+        if not chunk_ids:
             return []
-        tokens = _stem_query(query)
-        vocab = index.retriever.vocab_dict
-        tokens = [t for t in tokens if t in vocab]
-        if not tokens:
+        got = self.store.collection.get(ids=chunk_ids, include=["embeddings"])
+        if not got["ids"]:
             return []
-        scores = index.retriever.get_scores(tokens)
-        if filters.where() is not None:
-            mask = np.array([filters.allows(m) for m in index.meta])
-            scores = np.where(mask, scores, 0.0)
-        top = np.argsort(-scores)[:depth]
-        return [(index.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        sims = np.asarray(got["embeddings"], dtype=np.float32) @ np.asarray(qvec, dtype=np.float32)
+        top = np.argsort(-sims, kind="stable")[:depth]
+        return [(got["ids"][i], float(sims[i])) for i in top]
 
-    # ------------------------------------------------------------ fusion
+    def bm25_scores(self, query: str, filters: Filters) -> np.ndarray | None:
+        index = self.bm25()
+        scores = index.scores(query)
+        if scores is None:
+            return None
+        mask = index.mask(filters)
+        return np.where(mask, scores, 0.0) if mask is not None else scores
+
+    def bm25_papers(self, query: str, depth: int, filters: Filters) -> list[tuple[str, float]]:
+        scores = self.bm25_scores(query, filters)
+        if scores is None:
+            return []
+        ids = self.bm25().ids
+        return [(ids[i], float(scores[i])) for i in top_scores(scores, depth)]
+
+    # ------------------------------------------------------------ search
+
+    def candidates(self, query: str, filters: Filters | None = None, depth: int | None = None, mode: str = "hybrid") -> Candidates:
+        """Embed the query; take ``depth`` dense chunks and ``depth`` BM25 papers."""
+        filters = filters or Filters()
+        depth = depth or self.depth_for(0)
+        t0 = time.perf_counter()
+        qvec = np.asarray(self.embeddings.embed_array([query])[0], dtype=np.float32)
+        t1 = time.perf_counter()
+        dense = self.dense_chunks(qvec, depth, filters) if mode != "bm25" else []
+        t2 = time.perf_counter()
+        sparse: list[tuple[str, float]] = []
+        bm25_of: dict[str, float] = {}
+        if mode != "dense":
+            scores = self.bm25_scores(query, filters)
+            if scores is not None:
+                index = self.bm25()
+                sparse = [(index.ids[i], float(scores[i])) for i in top_scores(scores, depth)]
+                for cid, _ in dense:
+                    row = index.row(paper_of(cid))
+                    if row is not None:
+                        bm25_of[index.ids[row]] = float(scores[row])
+        t3 = time.perf_counter()
+        timings = {"embed_ms": (t1 - t0) * 1000, "dense_ms": (t2 - t1) * 1000, "bm25_ms": (t3 - t2) * 1000}
+        return Candidates(query, qvec, dense, sparse, bm25_of, timings)
+
+    def rank(self, cands: Candidates, mode: str = "hybrid", k: int = 5, fusion: Fusion | None = None) -> list[tuple[str, float]]:
+        """(paper id, score) of the top ``k`` papers; in memory, no store access."""
+        return [(r.paper_id, r.score) for r in fuse_papers(cands, mode, fusion or self.fusion, k)]
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None, mode: str = "hybrid") -> list[PaperHit]:
-        filters = filters or Filters()
+        if mode not in MODES:
+            raise ValueError(f"unknown retrieval mode {mode!r}; choose from {', '.join(MODES)}")
         t0 = time.perf_counter()
-        qvec = np.asarray(self.embeddings.embed_array([query])[0])
+        cands = self.candidates(query, filters, self.depth_for(k), mode)
         t1 = time.perf_counter()
-        dense = self.dense_chunks(qvec, self.chunk_depth, filters) if mode != "bm25" else []
+        ranked = fuse_papers(cands, mode, self.fusion, k)
         t2 = time.perf_counter()
-        sparse = self.bm25_chunks(query, self.chunk_depth, filters) if mode != "dense" else []
-        t3 = time.perf_counter()
-        fusion = PLAIN_RRF if mode == "rrf" else self.fusion
-        scores = fuse(dense, sparse, fusion, mode)
-        hits = self._paper_hits(scores, qvec, k, fusion)
-        self.last_timings = {
-            "embed_ms": (t1 - t0) * 1000,
-            "dense_ms": (t2 - t1) * 1000,
-            "bm25_ms": (t3 - t2) * 1000,
+        hits = self._paper_hits(ranked, cands.qvec)
+        self.last_timings = cands.timings | {
+            "fuse_ms": (t2 - t1) * 1000,
+            "fetch_ms": (time.perf_counter() - t2) * 1000,
             "total_ms": (time.perf_counter() - t0) * 1000,
         }
         return hits
 
-    def _paper_hits(self, scores: dict[str, float], qvec: np.ndarray, k: int, fusion: Fusion) -> list[PaperHit]:
-        ranked = sorted(scores.items(), key=lambda kv: -kv[1])[: max(self.chunk_depth, k * 6)]
+    def _paper_hits(self, ranked: list[Ranked], qvec: np.ndarray) -> list[PaperHit]:
+        """Read every chunk of the ranked papers: chunks best cosine first, ``dense`` the best."""
         if not ranked:
             return []
-        got = self.store.collection.get(ids=[cid for cid, _ in ranked], include=["documents", "metadatas", "embeddings"])
-        cosine = np.asarray(got["embeddings"]) @ qvec
+        index = self.bm25()
+        wanted: list[str] = []
+        for r in ranked:
+            wanted += index.chunk_ids(r.paper_id) or [cid for cid, _ in r.chunks]
+        got = self.store.collection.get(ids=wanted, include=["documents", "metadatas", "embeddings"])
+        if not got["ids"]:
+            return []
+        cosine = np.asarray(got["embeddings"], dtype=np.float32) @ qvec
         by_paper: dict[str, list[ChunkHit]] = {}
-        dense_best: dict[str, float] = {}
         for cid, doc, meta, cos in zip(got["ids"], got["documents"], got["metadatas"], cosine):
-            pid = meta["paper_id"]
-            by_paper.setdefault(pid, []).append(
-                ChunkHit(cid, pid, meta.get("title", ""), doc or "", int(meta.get("start", 0)), int(meta.get("end", 0)), scores[cid], dict(meta))
-            )
-            dense_best[pid] = max(dense_best.get(pid, -1.0), float(cos))
+            pid = meta.get("paper_id") or paper_of(cid)
+            by_paper.setdefault(pid, []).append(ChunkHit(
+                cid, pid, meta.get("title", ""), doc or "", int(meta.get("start", 0)), int(meta.get("end", 0)),
+                float(cos), dict(meta),
+            ))
         hits = []
-        for pid, chunks in by_paper.items():
-            chunks.sort(key=lambda c: -c.score)
-            score = chunks[0].score + (fusion.second_chunk * chunks[1].score if len(chunks) > 1 else 0.0)
-            hits.append(PaperHit(pid, chunks[0].title, score, chunks, dict(chunks[0].metadata), dense_best[pid]))
-        hits.sort(key=lambda h: -h.score)
-        return hits[:k]
+        for r in ranked:
+            chunks = sorted(by_paper.get(r.paper_id, []), key=lambda c: -c.score)
+            if chunks:
+                hits.append(PaperHit(r.paper_id, chunks[0].title, r.score, chunks, dict(chunks[0].metadata), chunks[0].score))
+        return hits
 
 
-def _minmax(pairs: list[tuple[str, float]]) -> dict[str, float]:
-    if not pairs:
-        return {}
-    values = np.array([s for _, s in pairs])
-    lo, hi = float(values.min()), float(values.max())
-    span = hi - lo or 1.0
-    return {cid: (s - lo) / span for cid, s in pairs}
-
-
-def fuse(dense: list[tuple[str, float]], sparse: list[tuple[str, float]], fusion: Fusion, mode: str = "hybrid") -> dict[str, float]:
-    """Chunk scores from ranked (id, score) lists of both sides."""
-    if mode == "dense":
-        return dict(dense)
-    if mode == "bm25":
-        return dict(sparse)
-    scores: dict[str, float] = {}
-    for weight, pairs in ((fusion.w_dense, dense), (fusion.w_bm25, sparse)):
-        for rank, (cid, _) in enumerate(pairs):
-            scores[cid] = scores.get(cid, 0.0) + weight / (fusion.rrf_k + rank + 1)
-    if fusion.w_score and mode == "hybrid":
-        nd, ns = _minmax(dense), _minmax(sparse)
-        for cid in scores:
-            combo = fusion.alpha * nd.get(cid, 0.0) + (1 - fusion.alpha) * ns.get(cid, 0.0)
-            scores[cid] += fusion.w_score * combo / (fusion.rrf_k + 1)
-    return scores
+def _allowed(index: BM25Index, mask: np.ndarray, chunk_id: str) -> bool:
+    row = index.row(paper_of(chunk_id))
+    return row is not None and bool(mask[row])
 
 
 def make_retriever(settings, store: Store | None = None, embeddings: Any = None) -> Retriever:  # noqa: ANN001

@@ -1,0 +1,276 @@
+"""The answer chain: condense -> retrieve -> evidence -> (refuse | generate) -> check citations.
+
+``AnswerChain.stream`` yields events: ``status`` lines, ``token`` text as it is generated,
+and finally one ``answer`` event carrying the checked :class:`Answer`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import citations
+from .prompts import load as load_prompt
+from .records import Answer, PaperHit, Reference
+from .retrieve import Filters, Retriever
+from .text import sentence_spans
+
+REFUSAL = "The corpus does not cover this."
+_REFUSAL_RE = re.compile(r"(corpus|sources?|context)\s+(does|do)\s+not\s+(cover|answer|contain|mention)", re.I)
+_ANAPHORA = re.compile(r"\b(it|its|they|their|them|this|that|these|those|the paper|the method|the model|he|she)\b", re.I)
+
+
+class QuestionError(ValueError):
+    """An empty or over-long question."""
+
+
+@dataclass
+class Event:
+    kind: str  # "status" | "token" | "answer"
+    text: str = ""
+    answer: Answer | None = None
+
+
+@dataclass
+class Turn:
+    question: str
+    answer: Answer
+
+
+@dataclass
+class Conversation:
+    turns: list[Turn] = field(default_factory=list)
+
+    def shown_papers(self) -> set[str]:
+        return {r.paper_id for t in self.turns for r in t.answer.references}
+
+    def last_cited(self) -> list[Reference]:
+        for turn in reversed(self.turns):
+            if turn.answer.cited_references:
+                return turn.answer.cited_references
+        return []
+
+
+@dataclass
+class Evidence:
+    """The sources given to the model: per paper, the sentences closest to the question."""
+
+    hits: list[PaperHit]
+    papers: dict[str, dict[str, Any]]
+    sentences: dict[str, list[tuple[int, int]]]  # paper_id -> chosen sentence spans
+    best: float  # best sentence-question cosine among the sources
+
+
+def check_question(text: str, limit: int) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise QuestionError("Please type a question.")
+    if len(text) > limit:
+        raise QuestionError(f"The question is {len(text):,} characters long; the limit is {limit:,}.")
+    return text
+
+
+class AnswerChain:
+    """Answers questions from the corpus with checked citations."""
+
+    def __init__(self, settings: Any, retriever: Retriever, chat_model: Any = None, model_error: str = "") -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.embeddings = retriever.embeddings
+        self.chat_model = chat_model
+        self.model_error = model_error  # why no model is available (fallback notice)
+        self.per_paper = 2  # evidence sentences per source
+        self.context_papers = 5  # sources given to the model
+
+    @property
+    def provider(self) -> str:
+        return self.settings.provider if self.chat_model is not None else "extractive"
+
+    # ------------------------------------------------------------ public
+
+    def ask(self, question: str, conversation: Conversation | None = None, filters: Filters | None = None) -> Answer:
+        answer = None
+        for event in self.stream(question, conversation, filters):
+            if event.kind == "answer":
+                answer = event.answer
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, conversation: Conversation | None = None, filters: Filters | None = None) -> Iterator[Event]:
+        started = time.perf_counter()
+        question = check_question(question, self.settings.max_question_chars)
+        conversation = conversation or Conversation()
+        query = self.condense(question, conversation)
+        if query != question:
+            yield Event("status", f"Searching for: {query}")
+        t0 = time.perf_counter()
+        hits = self.retriever.search(query, k=max(10, self.settings.top_k), filters=filters)
+        retrieval_ms = (time.perf_counter() - t0) * 1000
+        evidence = self.gather(query, hits[: self.context_papers])
+        answer = Answer(question=question, text="", standalone_query=query, retrieved=hits, provider=self.provider)
+        answer.references = self.references(evidence)
+        if self.too_weak(evidence):
+            yield from self._refuse(answer, "weak evidence")
+        else:
+            yield from self._generate(answer, query, evidence, started)
+        answer.timings.update(retrieval_ms=round(retrieval_ms, 1), total_s=round(time.perf_counter() - started, 3))
+        yield Event("answer", answer=answer)
+
+    # ------------------------------------------------------------ steps
+
+    def condense(self, question: str, conversation: Conversation) -> str:
+        """A standalone query for a follow-up (LLM rewrite, else a simple rule)."""
+        if not conversation.turns:
+            return question
+        previous = conversation.turns[-1]
+        if self.chat_model is not None:
+            rewritten = self._llm_condense(question, conversation)
+            if rewritten:
+                return rewritten
+        return rule_condense(question, previous.question, [r.title for r in conversation.last_cited()])
+
+    def _llm_condense(self, question: str, conversation: Conversation) -> str:
+        history = "\n".join(
+            f"User: {t.question}\nAssistant: {citations.strip_markers(t.answer.text)[:400]}" for t in conversation.turns[-2:]
+        )
+        messages = load_prompt("condense").messages(history=history, question=question)
+        try:
+            reply = self.chat_model.invoke(messages, max_tokens=80)
+        except Exception:  # noqa: BLE001 - fall back to the rule
+            return ""
+        text = str(getattr(reply, "content", reply)).strip().strip('"').splitlines()[0:1]
+        text = text[0].strip() if text else ""
+        return text if 10 <= len(text) <= 400 else ""
+
+    def gather(self, query: str, hits: list[PaperHit]) -> Evidence:
+        papers = self.retriever.store.papers([h.paper_id for h in hits])
+        spans = {pid: sentence_spans(p["abstract"]) for pid, p in papers.items()}
+        flat = [(pid, span) for pid, sp in spans.items() for span in sp]
+        if not flat:
+            return Evidence(hits, papers, {}, 0.0)
+        texts = [papers[pid]["abstract"][a:b] for pid, (a, b) in flat]
+        vectors = self.embeddings.embed_array([query] + texts)
+        sims = vectors[1:] @ vectors[0]
+        chosen: dict[str, list[tuple[int, int]]] = {}
+        for pid in papers:
+            idx = [i for i, (p, _) in enumerate(flat) if p == pid]
+            top = sorted(idx, key=lambda i: -sims[i])[: self.per_paper]
+            chosen[pid] = sorted(flat[i][1] for i in top)
+        return Evidence(hits, papers, chosen, float(sims.max()))
+
+    def references(self, evidence: Evidence) -> list[Reference]:
+        refs = []
+        for number, hit in enumerate(evidence.hits, 1):
+            paper = evidence.papers.get(hit.paper_id)
+            if not paper:
+                continue
+            spans = evidence.sentences.get(hit.paper_id, [])
+            refs.append(Reference(
+                number=number, paper_id=hit.paper_id, title=paper.get("title", hit.title),
+                page_date=paper.get("page_date", ""), source=paper.get("source", ""),
+                abstract=paper["abstract"], evidence=[paper["abstract"][a:b] for a, b in spans], spans=spans,
+            ))
+        return refs
+
+    def too_weak(self, evidence: Evidence) -> bool:
+        if not evidence.hits:
+            return True
+        return max(evidence.best, evidence.hits[0].dense) < self.settings.refuse_below
+
+    # ------------------------------------------------------------ outcomes
+
+    def _refuse(self, answer: Answer, reason: str) -> Iterator[Event]:
+        closest = "\n".join(f"- {r.title} ({r.page_date})" if r.page_date else f"- {r.title}" for r in answer.references[:3])
+        answer.text = REFUSAL + (f"\n\nClosest, but not about this:\n{closest}" if closest else "")
+        answer.refused = True
+        answer.support = []
+        for ref in answer.references:
+            ref.cited = False
+        yield Event("token", answer.text)
+
+    def _generate(self, answer: Answer, query: str, evidence: Evidence, started: float) -> Iterator[Event]:
+        text = ""
+        if self.chat_model is not None:
+            messages = load_prompt("answer").messages(sources=format_sources(answer.references), question=query)
+            try:
+                for piece in self._stream_model(messages):
+                    if not text:
+                        answer.timings["first_token_s"] = round(time.perf_counter() - started, 3)
+                    text += piece
+                    yield Event("token", piece)
+            except Exception as exc:  # noqa: BLE001 - model down mid-answer: fall back
+                answer.notice = f"The language model failed ({_one_line(exc)}); showing an extractive answer instead."
+                text = ""
+        elif self.model_error:
+            answer.notice = f"{self.model_error} Showing an extractive answer instead."
+        if answer.notice:
+            yield Event("status", answer.notice)
+        if not text.strip():
+            answer.provider = "extractive"
+            text = extractive_answer(answer.references)
+            answer.timings.setdefault("first_token_s", round(time.perf_counter() - started, 3))
+            yield Event("token", text)
+        if _REFUSAL_RE.search(text) and not citations.parse_markers(text):
+            yield from self._refuse(answer, "model said so")
+            return
+        self._check(answer, text)
+
+    def _stream_model(self, messages: list) -> Iterator[str]:
+        for chunk in self.chat_model.stream(messages):
+            piece = chunk.content if isinstance(chunk.content, str) else str(chunk.content)
+            if piece:
+                yield piece
+
+    def _check(self, answer: Answer, text: str) -> None:
+        valid = {r.number for r in answer.references}
+        text = citations.normalise_markers(text)
+        text, removed = citations.drop_dangling(text, valid)
+        if removed:
+            answer.notice = (answer.notice + " " if answer.notice else "") + f"Removed citation(s) to missing source(s): {removed}."
+        answer.text = text.strip()
+        sentences = citations.split_answer_sentences(answer.text)
+        evidence = {r.number: _evidence_pool(r) for r in answer.references}
+        answer.support = citations.check_support(sentences, evidence, self.embeddings.embed_array, self.settings.support_threshold)
+        cited = {n for _, nums in sentences for n in nums}
+        for ref in answer.references:
+            ref.cited = ref.number in cited
+
+
+def _evidence_pool(ref: Reference) -> list[str]:
+    """All sentences of the cited abstract count as evidence for support checks."""
+    return [ref.abstract[a:b] for a, b in sentence_spans(ref.abstract)] or ref.evidence
+
+
+def format_sources(refs: list[Reference]) -> str:
+    blocks = []
+    for ref in refs:
+        body = " ".join(ref.evidence)
+        blocks.append(f"[{ref.number}] {ref.title}\n{body}")
+    return "\n\n".join(blocks)
+
+
+def extractive_answer(refs: list[Reference], n: int = 3) -> str:
+    """No LLM: the best evidence sentence of the top sources, each cited."""
+    lines = []
+    for ref in refs[:n]:
+        if ref.evidence:
+            lines.append(f"- **{ref.title}**: {ref.evidence[0]} [{ref.number}]")
+    if not lines:
+        return REFUSAL
+    return "The most relevant evidence in the corpus:\n\n" + "\n".join(lines)
+
+
+def rule_condense(question: str, previous: str, cited_titles: list[str]) -> str:
+    """Follow-up rule: anaphoric or short questions inherit the previous subject."""
+    if not _ANAPHORA.search(question):
+        return question
+    subject = cited_titles[0] if cited_titles else previous
+    return f"{question} ({subject})"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__

@@ -1,0 +1,114 @@
+"""``assistant ask`` and ``assistant recommend``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .cli import EXTENSIONS, UserError, _settings, command
+from .records import Answer
+
+
+def extend(sub, common, llm_flags) -> None:  # noqa: ANN001
+    p = sub.add_parser("ask", help="answer a question with checked citations (streams)")
+    p.add_argument("question")
+    p.add_argument("--followup", action="append", default=[], help="further questions in the same conversation")
+    p.add_argument("--json", action="store_true", help="print the eval record instead of streaming")
+    p.add_argument("--date", action="append", help="only papers from this page date")
+    p.add_argument("--source", action="append", help="only papers from this source file")
+    common(p)
+    llm_flags(p)
+
+    p = sub.add_parser("recommend", help="papers to read on a topic, each with a grounded reason")
+    p.add_argument("topic", nargs="?", default="", help="a topic or free-text interest")
+    p.add_argument("-n", type=int, default=5, help="number of papers")
+    p.add_argument("--like", help="paper id: recommend papers like this one")
+    p.add_argument("--json", action="store_true")
+    common(p)
+    llm_flags(p)
+
+
+EXTENSIONS.append(extend)
+
+
+def _assistant(args: argparse.Namespace):  # noqa: ANN202
+    from .service import Assistant
+
+    assistant = Assistant.create(_settings(args))
+    if assistant.is_empty():
+        raise UserError("the index is empty: run 'assistant ingest' first")
+    if assistant.model_error:
+        print(f"notice: {assistant.model_error} Using extractive answers.", file=sys.stderr)
+    return assistant
+
+
+def print_answer_tail(answer: Answer, out=sys.stdout) -> None:  # noqa: ANN001
+    if answer.notice:
+        print(f"\nnotice: {answer.notice}", file=out)
+    cited = [r for r in answer.references if r.cited]
+    shown = cited or (answer.references[:3] if answer.refused else [])
+    if shown:
+        print("\nReferences:" if cited else "\nClosest papers (not cited):", file=out)
+        for ref in shown:
+            print(f"  [{ref.number}] {ref.title} ({ref.page_date or ref.source})", file=out)
+            for sentence in ref.evidence[:2]:
+                print(f"      \u201c{sentence}\u201d", file=out)
+    if answer.support:
+        print("\nSupport:", file=out)
+        for s in answer.support:
+            mark = "\u2713" if s.supported else "\u2717"
+            why = f"  ({s.reason})" if s.reason and not s.supported else ""
+            print(f"  {mark} {s.text[:110]}{why}", file=out)
+
+
+@command("ask")
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .chain import Conversation, QuestionError
+    from .retrieve import Filters
+
+    assistant = _assistant(args)
+    conversation = Conversation()
+    filters = Filters(page_dates=tuple(args.date or ()), sources=tuple(args.source or ()))
+    for question in [args.question, *args.followup]:
+        answer = None
+        try:
+            for event in assistant.respond(question, conversation, filters):
+                if event.kind == "token" and not args.json:
+                    print(event.text, end="", flush=True)
+                elif event.kind == "status" and not args.json:
+                    print(f"[{event.text}]", file=sys.stderr)
+                elif event.kind == "answer":
+                    answer = event.answer
+        except QuestionError as exc:
+            raise UserError(str(exc)) from exc
+        assert answer is not None
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False))
+        else:
+            print()
+            print_answer_tail(answer)
+    return 0
+
+
+@command("recommend")
+def cmd_recommend(args: argparse.Namespace) -> int:
+    if not args.topic and not args.like:
+        raise UserError("give a topic, or --like PAPER_ID")
+    assistant = _assistant(args)
+    result = assistant.recommender.recommend(args.topic, n=args.n, like_paper_id=args.like or "")
+    if args.json:
+        print(json.dumps({"interest": result.interest, "refused": result.refused,
+                          "items": [vars(i) | {"abstract": None} for i in result.items],
+                          "closest": [h.title for h in result.closest]}, ensure_ascii=False, indent=2))
+        return 0
+    if result.refused:
+        print("The corpus does not cover this. Closest, but not about this:")
+        for hit in result.closest:
+            print(f"  - {hit.title}")
+        return 0
+    for item in result.items:
+        print(f"{item.rank}. {item.title} ({item.page_date or item.source})  [{item.paper_id}]")
+        print(f"   why: {item.reason}")
+        print(f"   \u201c{item.quote}\u201d")
+    return 0

@@ -1,0 +1,70 @@
+"""``assistant eval-beir``: retrieval quality on a BEIR dataset (e.g. SciFact), mode by mode."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from .cli import EXTENSIONS, UserError, _settings, command
+
+
+def extend(sub, common, llm_flags) -> None:  # noqa: ANN001, ARG001
+    p = sub.add_parser(
+        "eval-beir",
+        help="nDCG@10 / recall@100 of bm25, dense, rrf and hybrid on a BEIR dataset",
+        description="Ingest a BEIR corpus into its own collection (beir_<name>, incremental), then rank "
+        "papers (k=100) for every query of the qrels file in each mode and print the modes side by side.",
+    )
+    p.add_argument("corpus", help="BEIR corpus.jsonl ({_id, title, text})")
+    p.add_argument("queries", help="BEIR queries.jsonl ({_id, text})")
+    p.add_argument("qrels", help="BEIR qrels TSV (query-id, corpus-id, score)")
+    p.add_argument("--out", help="write the full report (JSON) here")
+    p.add_argument("--modes", default="bm25,dense,rrf,hybrid", help="comma-separated modes (default: all four)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar while embedding")
+    common(p)
+
+
+EXTENSIONS.append(extend)
+
+
+@command("eval-beir")
+def cmd_eval_beir(args: argparse.Namespace) -> int:
+    from . import beir
+    from .retrieve import MODES, make_retriever
+
+    paths = [Path(args.corpus), Path(args.queries), Path(args.qrels)]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise UserError(f"no such file: {', '.join(missing)}")
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        raise UserError(f"unknown mode(s) {unknown}; choose from {', '.join(MODES)}")
+    args.collection = args.collection or beir.collection_for(paths[0])
+    settings = _settings(args)
+    queries, qrels = beir.load_queries(paths[1]), beir.load_qrels(paths[2])
+    if not qrels:
+        raise UserError(f"{paths[2]}: no judgment found")
+    store, summary = beir.ingest(paths[0], settings, progress=not args.quiet)
+    print(f"{settings.collection}: {summary.line()}", file=sys.stderr)
+    retriever = make_retriever(settings, store=store, embeddings=store.embeddings)
+    report = beir.evaluate(retriever, queries, qrels, modes)
+    print(f"{paths[0].parent.name or paths[0].name} / {paths[2].name}: {report['queries']} queries, "
+          f"{store.count()} chunks, collection {settings.collection}")
+    print(beir.table(report))
+    print(f"candidates p50 {report['candidates_ms_p50']:.1f} ms, p95 {report['candidates_ms_p95']:.1f} ms per query")
+    if report["missing_queries"]:
+        print(f"warning: {len(report['missing_queries'])} judged queries have no text", file=sys.stderr)
+    if args.out:
+        report |= {
+            "corpus": str(paths[0]), "queries_file": str(paths[1]), "qrels": str(paths[2]),
+            "collection": settings.collection, "data_dir": str(settings.data_dir),
+            "fusion": asdict(retriever.fusion), "ingest": asdict(summary),
+        }
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,198 @@
+"""Recommendations: N papers for a topic, an interest or "more like paper X", each with a reason.
+
+Every reason is grounded in a quoted sentence of the paper's abstract; the list is diversified
+with maximal marginal relevance; papers already shown in the conversation can be excluded.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .prompts import load as load_prompt
+from .records import Answer, PaperHit, Recommendation, Reference, SentenceSupport
+from .retrieve import Filters, Retriever
+from .text import fold_title, sentence_spans
+
+_INTENT = re.compile(
+    r"\b(recommend\w*|what should i read|reading list|suggest\w* (some )?(papers|reading)|what to read|read next|"
+    r"more like|similar papers|papers similar|get up to speed|where (should|do) i start)\b",
+    re.I,
+)
+_MORE = re.compile(r"^\s*(show |give me |any )?(some )?more\b|^\s*others?\??\s*$|\bmore (papers|like (this|these))\b", re.I)
+_LINE = re.compile(r"^\s*(\d{1,2})[.):]\s*(.+)$")
+
+
+def is_recommendation(question: str) -> bool:
+    return bool(_INTENT.search(question))
+
+
+def wants_more(question: str) -> bool:
+    return bool(_MORE.search(question))
+
+
+@dataclass
+class RecommendationSet:
+    interest: str
+    items: list[Recommendation] = field(default_factory=list)
+    refused: bool = False
+    closest: list[PaperHit] = field(default_factory=list)
+    notice: str = ""
+
+
+def mmr(relevance: np.ndarray, vectors: np.ndarray, n: int, lam: float = 0.75) -> list[int]:
+    """Maximal marginal relevance: indices of ``n`` relevant but mutually different items."""
+    chosen: list[int] = []
+    candidates = list(range(len(relevance)))
+    while candidates and len(chosen) < n:
+        if chosen:
+            redundancy = (vectors[candidates] @ vectors[chosen].T).max(axis=1)
+        else:
+            redundancy = np.zeros(len(candidates))
+        scores = lam * relevance[candidates] - (1 - lam) * redundancy
+        pick = candidates[int(np.argmax(scores))]
+        chosen.append(pick)
+        candidates.remove(pick)
+    return chosen
+
+
+class Recommender:
+    def __init__(self, settings: Any, retriever: Retriever, chat_model: Any = None) -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.embeddings = retriever.embeddings
+        self.chat_model = chat_model
+
+    def recommend(self, interest: str, n: int = 5, exclude: set[str] | None = None,
+                  filters: Filters | None = None, like_paper_id: str = "") -> RecommendationSet:
+        exclude = set(exclude or ())
+        query = interest
+        if like_paper_id:
+            paper = self.retriever.store.papers([like_paper_id]).get(like_paper_id)
+            if not paper:
+                raise ValueError(f"no paper with id {like_paper_id!r} in the index")
+            query = f"{paper.get('display_title', '')}. {paper['abstract']}"
+            interest = interest or f"papers like “{paper.get('display_title', '')}”"
+            exclude.add(like_paper_id)
+        base = filters or Filters()
+        filters = Filters(base.page_dates, base.sources, tuple(sorted(set(base.exclude_papers) | exclude)))
+        hits = self.retriever.search(query, k=max(3 * n, 12), filters=filters)
+        result = RecommendationSet(interest=interest)
+        if not hits:
+            result.refused = True
+            return result
+        qvec = self.embeddings.embed_array([query])[0]
+        picked = self._diversify(hits, n)
+        papers = self.retriever.store.papers([h.paper_id for h in picked])
+        quotes = self._quotes(qvec, picked, papers)
+        best = max((q[1] for q in quotes.values()), default=0.0)
+        if not like_paper_id and max(best, hits[0].dense) < self.settings.refuse_below:
+            result.refused, result.closest = True, hits[:3]
+            return result
+        reasons = self._reasons(interest, picked, quotes)
+        for rank, hit in enumerate(picked, 1):
+            paper = papers.get(hit.paper_id, {})
+            quote, score = quotes.get(hit.paper_id, ("", 0.0))
+            result.items.append(Recommendation(
+                rank=rank, paper_id=hit.paper_id, title=paper.get("title", hit.title),
+                page_date=paper.get("page_date", ""), reason=reasons.get(rank) or template_reason(score),
+                quote=quote, score=round(float(score), 3), source=paper.get("source", ""), abstract=paper.get("abstract", ""),
+            ))
+        return result
+
+    def _diversify(self, hits: list[PaperHit], n: int) -> list[PaperHit]:
+        best_chunks = [h.chunks[0].chunk_id for h in hits]
+        got = self.retriever.store.collection.get(ids=best_chunks, include=["embeddings"])
+        by_id = dict(zip(got["ids"], np.asarray(got["embeddings"])))
+        vectors = np.stack([by_id[c] for c in best_chunks])
+        scores = np.array([h.score for h in hits])
+        relevance = (scores - scores.min()) / ((scores.max() - scores.min()) or 1.0)
+        return [hits[i] for i in mmr(relevance, vectors, n)]
+
+    def _quotes(self, qvec: np.ndarray, hits: list[PaperHit], papers: dict) -> dict[str, tuple[str, float]]:
+        out: dict[str, tuple[str, float]] = {}
+        for hit in hits:
+            abstract = papers.get(hit.paper_id, {}).get("abstract", "")
+            sentences = [abstract[a:b] for a, b in sentence_spans(abstract)] or [abstract]
+            sims = self.embeddings.embed_array(sentences) @ qvec
+            i = int(np.argmax(sims))
+            out[hit.paper_id] = (sentences[i], float(sims[i]))
+        return out
+
+    def _reasons(self, interest: str, hits: list[PaperHit], quotes: dict) -> dict[int, str]:
+        if self.chat_model is None:
+            return {}
+        listing = "\n".join(f"{i}. {h.display_title}\n   Quote: \u201c{quotes[h.paper_id][0]}\u201d" for i, h in enumerate(hits, 1))
+        messages = load_prompt("recommend").messages(interest=interest, papers=listing)
+        try:
+            reply = self.chat_model.invoke(messages, max_tokens=60 * len(hits))
+        except Exception:  # noqa: BLE001 - reasons fall back to the template
+            return {}
+        return self._grounded(parse_reasons(str(reply.content)), hits, quotes)
+
+    def _grounded(self, reasons: dict[int, str], hits: list[PaperHit], quotes: dict) -> dict[int, str]:
+        """Keep a model's reason only if it is close to the quoted sentence it must rest on."""
+        keep: dict[int, str] = {}
+        for rank, reason in reasons.items():
+            if not 1 <= rank <= len(hits):
+                continue
+            title = fold_title(hits[rank - 1].display_title)
+            if fold_title(reason) in title or title in fold_title(reason):
+                continue  # a bare title is no reason
+            quote = quotes[hits[rank - 1].paper_id][0]
+            vec = self.embeddings.embed_array([reason, quote])
+            if float(vec[0] @ vec[1]) >= self.settings.support_threshold - 0.1:
+                keep[rank] = reason
+        return keep
+
+
+def parse_reasons(text: str) -> dict[int, str]:
+    """``1. reason`` lines -> {1: "reason"} (first sentence only)."""
+    out: dict[int, str] = {}
+    for line in text.splitlines():
+        match = _LINE.match(line)
+        if match and int(match.group(1)) not in out:
+            reason = match.group(2).strip().strip("*").strip()
+            first = re.split(r"(?<=[.!?])\s", reason, maxsplit=1)[0]
+            if len(first) > 15:
+                out[int(match.group(1))] = first
+    return out
+
+
+def template_reason(score: float) -> str:
+    strength = "closely" if score >= 0.6 else "partly"
+    return f"Its abstract {strength} matches your interest; see the quoted sentence."
+
+
+def as_answer(result: RecommendationSet, question: str, started: float | None = None) -> Answer:
+    """A recommendation list as an Answer (numbered references, one supported line each)."""
+    answer = Answer(question=question, text="", provider="recommend")
+    if result.refused:
+        closest = "\n".join(f"- {h.title}" for h in result.closest)
+        answer.text = "The corpus does not cover this." + (f"\n\nClosest, but not about this:\n{closest}" if closest else "")
+        answer.refused = True
+        answer.retrieved = result.closest
+        return answer
+    lines = [f"Papers to read on {result.interest}:", ""]
+    for item in result.items:
+        date = f" ({item.page_date})" if item.page_date else ""
+        lines.append(f"{item.rank}. **{item.title}**{date} [{item.rank}]: {item.reason}")
+        lines.append(f"   > \u201c{item.quote}\u201d")
+        answer.references.append(Reference(
+            number=item.rank, paper_id=item.paper_id, title=item.title, page_date=item.page_date, source=item.source,
+            abstract=item.abstract, evidence=[item.quote], spans=_span(item.abstract, item.quote), cited=True,
+        ))
+        answer.support.append(SentenceSupport(text=item.reason, citations=[item.rank], supported=True, score=item.score, reason="grounded in quote"))
+    answer.text = "\n".join(lines)
+    if started is not None:
+        answer.timings["total_s"] = round(time.perf_counter() - started, 3)
+    return answer
+
+
+def _span(abstract: str, quote: str) -> list[tuple[int, int]]:
+    start = abstract.find(quote)
+    return [(start, start + len(quote))] if start >= 0 and quote else []

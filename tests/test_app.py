@@ -1,0 +1,455 @@
+"""The web app's pure parts and its API, with a fake chat model over the real seed index."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from assistant import app
+from assistant.chain import Conversation
+from assistant.records import Answer, Reference, SentenceSupport
+from assistant.service import Assistant
+
+QUESTION = "How does LeanAgent do lifelong learning for formal theorem proving?"
+EVIDENCE = ("LeanAgent is a lifelong learning framework for theorem proving that continuously generalizes to and "
+            "improves on ever-expanding mathematical knowledge without forgetting previously learned knowledge")
+XSS_TITLE = 'Evil <script>window.__pwned=1</script> <img src=x onerror="window.__pwned=1"> {50%} & co_op \\x'
+XSS_ABSTRACT = ("First sentence is harmless. Then <script>window.__pwned=1</script> and "
+                '<img src=x onerror="window.__pwned=1"> and [click](javascript:window.__pwned=1). Last one.')
+
+
+def fake(*texts: str) -> GenericFakeChatModel:
+    return GenericFakeChatModel(messages=iter([AIMessage(content=t) for t in texts]))
+
+
+class BrokenChat(GenericFakeChatModel):
+    """A chat model whose server is down."""
+
+    def _stream(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise ConnectionError("connection refused by 127.0.0.1:8080")
+        yield  # pragma: no cover
+
+
+def number_of(retriever, question: str, needle: str) -> int:
+    """The source number the chain will give the paper whose title contains ``needle``."""
+    hits = retriever.search(question, k=10)[:5]
+    for i, hit in enumerate(hits, 1):
+        if needle.lower() in hit.title.lower():
+            return i
+    pytest.skip(f"retrieval no longer ranks {needle!r} in the top 5 for the test question")
+
+
+def assistant_messages(update: app.Update) -> list[str]:
+    return [m["content"] for m in update.history if m["role"] == "assistant"]
+
+
+@pytest.fixture(scope="module")
+def lean(seeded):
+    settings, store, retriever = seeded
+    return number_of(retriever, QUESTION, "LeanAgent")
+
+
+# ---------------------------------------------------------------- the streamed reply
+
+
+def test_stream_grows_then_shows_cited_sources(seeded, lean):
+    settings, _, retriever = seeded
+    assistant = Assistant(settings, retriever, chat_model=fake(f"{EVIDENCE} [{lean}]. It never forgets [{lean}]."))
+    session = app.Session()
+    updates = list(app.respond_stream(assistant, QUESTION, session))
+
+    texts = [assistant_messages(u)[-1] for u in updates]
+    streamed = [t for t, u in zip(texts, updates) if u.status == "Generating the answer…"]
+    assert len(streamed) >= 5, "tokens are streamed one update at a time"
+    assert all(len(b) >= len(a) for a, b in zip(streamed, streamed[1:]))
+    assert len(streamed[-1]) > len(streamed[0])
+
+    final = updates[-1]
+    assert final.answer is not None and session.last is final.answer
+    assert [m["role"] for m in final.history] == ["user", "assistant"]
+    message = final.history[-1]["content"]
+    assert f"[\\[{lean}\\]](#src-{lean})" in message  # the marker links to its source card
+    assert "supported by the cited abstracts" in message
+
+    panel = app.render_sources(final.answer)
+    assert f'id="src-{lean}"' in panel
+    assert "<mark>" in panel and "LeanAgent" in panel
+    assert '<span class="pa-mark">✓</span>' in panel
+    ref = next(r for r in final.answer.references if r.number == lean)
+    assert ref.cited and ref.spans
+    # the evidence sentences are exactly what is highlighted
+    a, b = ref.spans[0]
+    assert f"<mark>{app.esc(ref.abstract[a:b])}" in panel
+    assert set(session.shown) == {r.paper_id for r in final.answer.references}
+
+
+def test_unsupported_sentence_gets_a_cross_with_reason(seeded, lean):
+    settings, _, retriever = seeded
+    text = f"{EVIDENCE} [{lean}]. Bananas are the main export of Iceland and grow on glaciers [{lean}]."
+    updates = list(app.respond_stream(Assistant(settings, retriever, chat_model=fake(text)), QUESTION, app.Session()))
+    answer = updates[-1].answer
+    assert answer is not None
+    assert any(not s.supported for s in answer.support)
+    panel = app.render_sources(answer)
+    assert '<span class="pa-mark">✗</span>' in panel and "Bananas" in panel
+    assert "⚠" in updates[-1].history[-1]["content"]
+
+
+def test_followup_keeps_the_conversation(seeded, lean):
+    settings, _, retriever = seeded
+    assistant = Assistant(settings, retriever, chat_model=fake(
+        f"{EVIDENCE} [{lean}].", "LeanAgent lifelong learning without forgetting", f"{EVIDENCE} [1]."))
+    session = app.Session()
+    list(app.respond_stream(assistant, QUESTION, session))
+    list(app.respond_stream(assistant, "Does it forget what it learned before?", session))
+    assert len(session.conversation.turns) == 2
+    assert [m["role"] for m in session.history] == ["user", "assistant", "user", "assistant"]
+    assert len(session.answers) == 2
+
+
+@pytest.mark.parametrize("message, expected", [
+    ("   ", "Please type a question"),
+    ("x" * 5000, "the limit is 2,000"),
+])
+def test_bad_questions_become_chat_messages(seeded, message, expected):
+    settings, _, retriever = seeded
+    updates = list(app.respond_stream(Assistant(settings, retriever, chat_model=fake("unused")), message, app.Session()))
+    reply = updates[-1].history[-1]
+    assert reply["role"] == "assistant" and expected in reply["content"]
+    assert "Traceback" not in reply["content"]
+    assert updates[-1].answer is None
+
+
+def test_empty_index_is_a_chat_message(settings_for):
+    from assistant.retrieve import make_retriever
+
+    settings = settings_for()
+    assistant = Assistant(settings, make_retriever(settings), chat_model=fake("unused"))
+    updates = list(app.respond_stream(assistant, "What is grokking?", app.Session()))
+    assert "index is empty" in updates[-1].history[-1]["content"]
+    assert "assistant ingest" in updates[-1].status
+
+
+def test_model_down_falls_back_with_a_notice(seeded):
+    settings, _, retriever = seeded
+    broken = BrokenChat(messages=iter([]))
+    updates = list(app.respond_stream(Assistant(settings, retriever, chat_model=broken), QUESTION, app.Session()))
+    answer = updates[-1].answer
+    assert answer is not None and answer.provider == "extractive"
+    message = updates[-1].history[-1]["content"]
+    assert "**Note:**" in message and "language model failed" in message
+    assert "Traceback" not in message
+
+
+def test_missing_model_notice(seeded):
+    settings, _, retriever = seeded
+    assistant = Assistant(settings, retriever, None, "The local model is unavailable: no GGUF file.")
+    updates = list(app.respond_stream(assistant, QUESTION, app.Session()))
+    message = updates[-1].history[-1]["content"]
+    assert "unavailable" in message and "extractive" in message
+    assert any("unavailable" in u.status for u in updates)
+
+
+def test_recommendations_are_a_ranked_list_with_reasons(seeded):
+    settings, _, retriever = seeded
+    session = app.Session()
+    updates = list(app.respond_stream(Assistant(settings, retriever, None), "What should I read on continual or lifelong learning?",
+                                      session, n=4))
+    answer = updates[-1].answer
+    assert answer is not None and answer.provider == "recommend" and len(answer.references) == 4
+    message = updates[-1].history[-1]["content"]
+    for rank in range(1, 5):
+        assert f"\n{rank}. **" in message and f"(#src-{rank})" in message
+    assert message.count("Why: ") == 4
+    panel = app.render_sources(answer)
+    assert panel.count('class="pa-card') == 4 and "<mark>" in panel and "grounded in quote" in panel
+
+    # "more like this" on the first paper: a new ranked list without the papers already shown
+    first = answer.references[0]
+    more = list(app.respond_stream(Assistant(settings, retriever, None), "", session, n=3, more_like=first.paper_id))
+    again = more[-1].answer
+    assert again is not None and again.references
+    assert not {r.paper_id for r in again.references} & {r.paper_id for r in answer.references}
+    assert more[-1].history[-2]["content"].startswith("More like: “")
+
+
+def test_mode_switch_forces_recommend(seeded):
+    settings, _, retriever = seeded
+    updates = list(app.respond_stream(Assistant(settings, retriever, None), "length generalization in transformers",
+                                      app.Session(), mode="recommend", n=3))
+    assert updates[-1].answer is not None and updates[-1].answer.provider == "recommend"
+
+
+def test_waits_for_loading_then_answers(seeded, lean):
+    settings, _, retriever = seeded
+    go = threading.Event()
+
+    def loader(report):  # noqa: ANN001, ANN202
+        report(app.LOADING)
+        go.wait(10)
+        return Assistant(settings, retriever, chat_model=fake(f"{EVIDENCE} [{lean}]."))
+
+    backend = app.Backend(loader=loader).start()
+    stream = app.respond_stream(backend, QUESTION, app.Session())
+    first = next(stream)
+    assert first.status == app.LOADING and "Loading the model" in first.history[-1]["content"]
+    go.set()
+    rest = list(stream)
+    assert rest[-1].answer is not None
+
+
+def test_queued_behind_another_generation(seeded, lean):
+    settings, _, retriever = seeded
+    backend = app.Backend(assistant=Assistant(settings, retriever, chat_model=fake(f"{EVIDENCE} [{lean}].")))
+    release, holding = threading.Event(), threading.Event()
+
+    def other_user() -> None:
+        with backend.gate.hold():
+            holding.set()
+            release.wait(20)
+
+    threading.Thread(target=other_user, daemon=True).start()
+    holding.wait(5)
+    statuses = []
+    for update in app.respond_stream(backend, QUESTION, app.Session()):
+        statuses.append(update.status)
+        if update.status.startswith("Queued"):
+            assert "Queued" in update.history[-1]["content"]
+            release.set()
+    assert any(s.startswith("Queued: waiting for the model (1 request ahead") for s in statuses)
+    assert statuses[-1].startswith("Done")
+
+
+def test_gate_allows_one_model_call_at_a_time():
+    gate = app.ModelGate()
+    active, peak = [0], [0]
+    lock = threading.Lock()
+
+    class Slow:
+        def invoke(self, *_a, **_k):  # noqa: ANN002, ANN003, ANN202
+            with lock:
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+            time.sleep(0.05)
+            with lock:
+                active[0] -= 1
+            return "ok"
+
+    threads = [threading.Thread(target=app.GatedModel(Slow(), gate, app.Ticket()).invoke) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 1 and not gate.busy and gate.waiting == 0
+
+
+# ---------------------------------------------------------------- rendering and escaping
+
+
+def evil_answer(page_date: str = "Mar 13") -> Answer:
+    ref = Reference(number=1, paper_id="abc123def456", title=XSS_TITLE, page_date=page_date, source="evil_corpus.jsonl",
+                    abstract=XSS_ABSTRACT, evidence=["Then <script>window.__pwned=1</script> and"],
+                    spans=[(28, 104), (0, 27)], cited=True)
+    support = [SentenceSupport("It is evil <b>bold</b> [1].", [1], True, 0.8, ""),
+               SentenceSupport("Uncited claim.", [], False, 0.0, "no citation")]
+    text = "It is evil <b>bold</b> [1]. See [click](javascript:window.__pwned=1) ![x](http://remote.example/x.png)."
+    return Answer(question="What is <script>evil</script>?", text=text, references=[ref], support=support, provider="local")
+
+
+def test_sources_panel_escapes_titles_and_abstracts():
+    panel = app.render_sources(evil_answer())
+    assert "<script" not in panel and "<img" not in panel and "<b>" not in panel
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in panel
+    assert "onerror=&quot;window.__pwned=1&quot;" in panel  # as text, inside no tag
+    assert "<mark>First sentence is harmless.</mark>" in panel
+    assert "<mark>Then &lt;script&gt;" in panel
+    assert "✗" in panel and "no citation" in panel and "✓" in panel
+
+
+def test_chat_markdown_cannot_link_embed_or_run():
+    message = app.render_reply(evil_answer())
+    assert "<" not in message.replace("&lt;", "")
+    assert not re.search(r"(?<!\\)\]\(javascript:", message) and "\\[click\\](javascript:" in message
+    assert "![x](" not in message
+    assert "[\\[1\\]](#src-1)" in message
+    assert app.safe_markdown("a \\[click](javascript:x)") == "a \\\\\\[click\\](javascript:x)"
+    assert app.safe_markdown("`<img>` $$x$$") == "\\`&lt;img>\\` \\$\\$x\\$\\$"
+    assert app.md_text("**[x](javascript:y)**") == "\\*\\*\\[x\\](javascript:y)\\*\\*"
+
+
+def test_highlight_merges_and_clips_spans():
+    text = "One. Two <b>. Three."
+    assert app.highlight(text, [(5, 13), (0, 4), (3, 6), (50, 60)]) == "<mark>One. Two &lt;b&gt;.</mark> Three."
+    assert app.highlight(text, []) == "One. Two &lt;b&gt;. Three."
+
+
+def test_markdown_export():
+    md = app.to_markdown(evil_answer())
+    assert md.startswith("# What is &lt;script&gt;evil&lt;/script&gt;?")
+    assert "## References" in md and "evil\\_corpus.jsonl" in md and "Mar 13" in md
+    assert not re.search(r"(?<!\\)\]\(javascript:", md) and "<script" not in md
+    assert "- ✓ It is evil" in md and "- ✗ Uncited claim. (no citation)" in md
+
+
+def test_bibtex_export_has_no_invented_fields():
+    bib = app.to_bibtex(evil_answer())
+    assert bib.startswith("@misc{evil_abc123de,\n")
+    assert "title = {Evil <script>window.\\_\\_pwned=1</script>" in bib
+    assert "\\{50\\%\\} \\& co\\_op \\textbackslash{}x" in bib
+    assert "note = {Abstract from evil\\_corpus.jsonl, page date Mar 13}" in bib
+    for invented in ("year", "author", "url", "journal", "howpublished", "doi"):
+        assert f"{invented} =" not in bib
+
+    dated = app.to_bibtex(evil_answer(page_date="Mar 13, 2024"))
+    assert "year = {2024}" in dated and "@misc{evil2024_" in dated
+    meta = {"abc123def456": {"authors": "Ada Lovelace, Alan Turing", "year": "1950", "url": "https://example.org/p",
+                             "venue": "Mind"}}
+    full = app.to_bibtex(evil_answer(), meta)
+    assert "author = {Ada Lovelace and Alan Turing}" in full and "year = {1950}" in full
+    assert "url = {https://example.org/p}" in full and "howpublished = {Mind}" in full
+    assert "url =" not in app.to_bibtex(evil_answer(), {"abc123def456": {"url": "javascript:alert(1)"}})
+
+
+def test_bibtex_cites_only_cited_papers(seeded, lean):
+    settings, _, retriever = seeded
+    updates = list(app.respond_stream(Assistant(settings, retriever, chat_model=fake(f"{EVIDENCE} [{lean}].")),
+                                      QUESTION, app.Session()))
+    answer = updates[-1].answer
+    bib = app.to_bibtex(answer)
+    assert bib.count("@misc{") == len(answer.cited_references) == 1
+    assert "LeanAgent" in bib and "year =" not in bib  # Daily Papers dates have no year
+    paths = app.write_exports(answer)
+    assert [p.rsplit("/", 1)[1] for p in paths] == ["answer.md", "references.bib"]
+
+
+# ---------------------------------------------------------------- binding and the served app
+
+
+def test_refuses_open_bind_without_auth():
+    assert app.check_bind("127.0.0.1", "") is None
+    assert app.check_bind("0.0.0.0", "ann:secret") == ("ann", "secret")
+    with pytest.raises(app.AppError, match="--auth"):
+        app.check_bind("0.0.0.0", "")
+    with pytest.raises(app.AppError, match="user:password"):
+        app.check_bind("127.0.0.1", "nopassword")
+
+
+def test_launch_refuses_before_serving(seeded):
+    settings, _, _ = seeded
+    with pytest.raises(app.AppError):
+        app.launch(settings.with_overrides(host="0.0.0.0", port=free_port()), block=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_api_through_gradio_client(seeded, lean):
+    from gradio_client import Client
+
+    settings, _, retriever = seeded
+    assistant = Assistant(settings, retriever, chat_model=fake(f"{EVIDENCE} [{lean}]."))
+    demo = app.launch(settings, assistant=assistant, block=False, port=free_port(), quiet=True)
+    try:
+        assert demo.analytics_enabled is False and demo.share is False  # nothing phones home
+        deps = {d.api_name: d for d in demo.fns.values()}
+        assert deps["ask"].concurrency_limit == 4 and deps["ask"].concurrency_id == "chat"
+        client = Client(demo.local_url, verbose=False)
+        history, box, status, panel, more, files, bibtex = client.predict(
+            QUESTION, "Auto", [], [], 5, "local", api_name="/ask")
+        assert history[-1]["role"] == "assistant" and f"(#src-{lean})" in str(history[-1]["content"])
+        assert "<mark>" in panel and f'id="src-{lean}"' in panel
+        assert status.startswith("Done")
+        assert "@misc{" in bibtex and "LeanAgent" in bibtex
+        assert len(files) == 2
+        error = client.predict("", "Auto", [], [], 5, "local", api_name="/ask")[0]
+        assert "Please type a question" in str(error[-1]["content"])
+    finally:
+        demo.close()
+
+
+def test_page_comes_up_while_loading(seeded):
+    """build_app returns at once; the status says the model is loading until the loader finishes."""
+    go = threading.Event()
+    settings, _, retriever = seeded
+
+    def loader(report):  # noqa: ANN001, ANN202
+        report(app.LOADING)
+        go.wait(10)
+        return Assistant(settings, retriever, None)
+
+    started = time.monotonic()
+    demo = app.build_app(loader)
+    assert time.monotonic() - started < 10
+    backend = demo.backend
+    assert not backend.ready and app._status_line(backend) == "Loading the model…"
+    go.set()
+    assert backend.wait(10) and backend.ready
+    assert app._status_line(backend).startswith("Ready · ")
+    assert backend.info()["examples"] == app.SEED_EXAMPLES
+    assert set(backend.info()["page_dates"]) == {"Mar 13", "Mar 14", "Jul 30"}
+
+
+def test_conversation_state_is_per_session():
+    a, b = app.Session(), app.Session()
+    a.conversation.turns.append(None)  # type: ignore[arg-type]
+    assert b.conversation.turns == [] and isinstance(b.conversation, Conversation)
+
+
+def test_loader_indexes_an_empty_store_then_loads(settings_for, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "tiny.jsonl").write_text(
+        '{"title": "Llama gardening", "abstract": "Llamas help gardens grow. They carry soil sensors."}\n', encoding="utf-8")
+    settings = settings_for(provider="extractive")
+    reports: list[str] = []
+    assistant = app.make_loader(settings, seeds=[corpus])(reports.append)
+    assert not assistant.is_empty() and assistant.chat_model is None
+    assert any("indexing the seed corpus" in r for r in reports)
+
+
+def test_loader_failure_is_shown_not_raised():
+    def loader(report):  # noqa: ANN001, ANN202
+        raise OSError("disk full")
+
+    backend = app.Backend(loader=loader).start()
+    assert backend.wait(10)
+    updates = list(app.respond_stream(backend, "What is grokking?", app.Session()))
+    assert "could not start" in updates[-1].history[-1]["content"] and "disk full" in updates[-1].status
+    assert app._status_line(backend).startswith("⚠ The assistant could not start")
+
+
+class SlowChat(GenericFakeChatModel):
+    """Streams its messages a word every 50 ms (a slow local model)."""
+
+    def _stream(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        for chunk in super()._stream(*args, **kwargs):
+            time.sleep(0.05)
+            yield chunk
+
+
+def test_two_users_at_once_one_generation_queued(seeded, lean):
+    from gradio_client import Client
+
+    settings, _, retriever = seeded
+    text = f"{EVIDENCE} [{lean}]."
+    model = SlowChat(messages=iter([AIMessage(content=text), AIMessage(content=text)]))
+    demo = app.launch(settings, assistant=Assistant(settings, retriever, chat_model=model), block=False,
+                      port=free_port(), quiet=True)
+    try:
+        clients = [Client(demo.local_url, verbose=False) for _ in range(2)]
+        jobs = [c.submit(QUESTION, "Auto", [], [], 5, "local", api_name="/ask") for c in clients]
+        finals = [job.result(timeout=120) for job in jobs]
+        assert all(f[2].startswith("Done") for f in finals)
+        statuses = [str(out[2]) for job in jobs for out in job.outputs()]
+        assert any(s.startswith("Queued: waiting for the model") for s in statuses)
+    finally:
+        demo.close()

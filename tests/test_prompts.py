@@ -1,0 +1,46 @@
+import pytest
+
+from assistant.prompts import PromptError, available, load
+
+EXPECTED = {
+    "answer": {"sources", "question"},
+    "recommend": {"interest", "papers"},
+    "condense": {"history", "question"},
+}
+
+
+def test_every_prompt_file_is_known():
+    assert available() == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name, variables", sorted(EXPECTED.items()))
+def test_prompt_renders_with_exactly_its_variables(name, variables):
+    prompt = load(name)
+    assert prompt.variables == variables
+    values = {v: f"<{v}-value>" for v in variables}
+    system, user = prompt.render(**values)
+    rendered = system + user
+    assert all(f"<{v}-value>" in rendered for v in variables)
+    assert "{" not in rendered and "}" not in rendered
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_prompt_rejects_missing_and_extra_variables(name):
+    prompt = load(name)
+    values = {v: "x" for v in prompt.variables}
+    with pytest.raises(PromptError, match="unexpected"):
+        prompt.render(**values, surplus="x")
+    values.popitem()
+    with pytest.raises(PromptError, match="missing"):
+        prompt.render(**values)
+
+
+def test_answer_prompt_puts_instructions_after_the_sources():
+    _, user = load("answer").render(sources="SOURCES", question="Q")
+    assert user.index("SOURCES") < user.index("Instructions")
+    assert not user.rstrip().endswith("Answer:")
+
+
+def test_unknown_prompt_is_a_clear_error():
+    with pytest.raises(PromptError, match="no prompt named"):
+        load("nope")
