@@ -68,3 +68,78 @@ def cmd_eval_beir(args: argparse.Namespace) -> int:
         Path(args.out).write_text(json.dumps(report, indent=2))
         print(f"wrote {args.out}")
     return 0
+
+
+# ---------------------------------------------------------------- assistant eval (dev questions, full chain)
+
+
+def extend_eval(sub, common, llm_flags) -> None:  # noqa: ANN001
+    p = sub.add_parser("eval", help="run question items (dev.jsonl format) through the real chain; write records and metrics")
+    p.add_argument("questions", help="JSONL of items: id, type, question or turns, gold_titles, answer_facts")
+    p.add_argument("--out", required=True, help="write one JSON record per item here; metrics go to OUT.metrics.json")
+    p.add_argument("--limit", type=int, default=0, help="only the first N items")
+    p.add_argument("--types", default="", help="comma-separated item types to run (default: all)")
+    common(p)
+    llm_flags(p)
+
+
+EXTENSIONS.append(extend_eval)
+
+
+def run_item(assistant, item: dict) -> dict:  # noqa: ANN001
+    """One item through the service; followups are played as a conversation."""
+    from .chain import Conversation
+
+    conversation = Conversation()
+    turns = item.get("turns") or [item["question"]]
+    answer = None
+    for turn in turns:
+        for event in assistant.respond(turn, conversation):
+            if event.kind == "answer":
+                answer = event.answer
+    record = answer.to_dict()
+    record.update(id=item.get("id"), type=item.get("type"), question=turns[-1], turns=turns)
+    record["timings"].setdefault("first_token_s", record["timings"].get("total_s"))
+    return record
+
+
+@command("eval")
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .metrics import summarise
+    from .service import Assistant
+
+    path = Path(args.questions)
+    if not path.exists():
+        raise UserError(f"no such file: {path}")
+    items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if args.types:
+        wanted = set(args.types.split(","))
+        items = [i for i in items if i.get("type") in wanted]
+    if args.limit:
+        items = items[: args.limit]
+    assistant = Assistant.create(_settings(args))
+    if assistant.is_empty():
+        raise UserError("the index is empty: run 'assistant ingest' first")
+    if assistant.model_error:
+        print(f"notice: {assistant.model_error}", file=sys.stderr)
+    records = []
+    with open(args.out, "w", encoding="utf-8") as out:
+        for n, item in enumerate(items, 1):
+            record = run_item(assistant, item)
+            records.append(record)
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            print(f"[{n}/{len(items)}] {item.get('id')} refused={record['refused']} cited={len(record['cited'])}", file=sys.stderr)
+    summary = summarise(records, items)
+    Path(args.out + ".metrics.json").write_text(json.dumps({k: summary[k] for k in ("overall", "by_type")}, indent=2))
+    _print_summary(summary)
+    return 0
+
+
+def _print_summary(summary: dict) -> None:
+    keys = ("n", "recall@5", "recall@10", "mrr", "citation_precision", "citation_validity", "fact_coverage", "refusal_accuracy", "false_refusal_rate")
+    print("type       " + " ".join(f"{k:>10}" for k in keys))
+    for name, row in [*summary["by_type"].items(), ("overall", summary["overall"])]:
+        cells = [f"{row.get(k):>10.3f}" if isinstance(row.get(k), float) else f"{str(row.get(k)):>10}" for k in keys]
+        print(f"{name:<10} " + " ".join(cells))
+    lat = summary["overall"].get("latency", {})
+    print("latency    " + "  ".join(f"{k}: p50 {v.get('p50')} p95 {v.get('p95')}" for k, v in lat.items()))

@@ -42,6 +42,7 @@ class RecommendationSet:
     refused: bool = False
     closest: list[PaperHit] = field(default_factory=list)
     notice: str = ""
+    hits: list[PaperHit] = field(default_factory=list)  # candidates in rank order
 
 
 def mmr(relevance: np.ndarray, vectors: np.ndarray, n: int, lam: float = 0.75) -> list[int]:
@@ -81,7 +82,7 @@ class Recommender:
         base = filters or Filters()
         filters = Filters(base.page_dates, base.sources, tuple(sorted(set(base.exclude_papers) | exclude)))
         hits = self.retriever.search(query, k=max(3 * n, 12), filters=filters)
-        result = RecommendationSet(interest=interest)
+        result = RecommendationSet(interest=interest, hits=hits)
         if not hits:
             result.refused = True
             return result
@@ -188,6 +189,7 @@ def as_answer(result: RecommendationSet, question: str, started: float | None = 
         ))
         answer.support.append(SentenceSupport(text=item.reason, citations=[item.rank], supported=True, score=item.score, reason="grounded in quote"))
     answer.text = "\n".join(lines)
+    answer.retrieved = result.hits
     if started is not None:
         answer.timings["total_s"] = round(time.perf_counter() - started, 3)
     return answer

@@ -65,7 +65,7 @@ class Settings:
     temperature: float = _describe("Sampling temperature.", 0.1)
     refuse_below: float = _describe(
         "Refuse when the best evidence scores below this (calibrated on dev absent).",
-        0.52,
+        0.45,
     )
     support_threshold: float = _describe(
         "Sentence-evidence cosine needed to mark a sentence supported.", 0.55
