@@ -115,7 +115,12 @@ class AnswerChain:
         if self.too_weak(evidence):
             yield from self._refuse(answer, "weak evidence")
         else:
-            yield from self._generate(answer, query, evidence, started)
+            if self._judges():
+                yield Event("status", "Checking that the sources cover the question…")
+            if self.off_topic(answer, query):
+                yield from self._refuse(answer, "sources judged off-topic")
+            else:
+                yield from self._generate(answer, query, evidence, started)
         answer.timings.update(retrieval_ms=round(retrieval_ms, 1), total_s=round(time.perf_counter() - started, 3))
         yield Event("answer", answer=answer)
 
@@ -176,9 +181,38 @@ class AnswerChain:
         return refs
 
     def too_weak(self, evidence: Evidence) -> bool:
+        """Embedding-score refusal, used when no model judges coverage.
+
+        Measured on dev: with the model's judgement available, this gate only added
+        false refusals (paraphrased lookups score low), so it then stays out of the way.
+        """
         if not evidence.hits:
             return True
+        if self._judges():
+            return False
         return max(evidence.best, evidence.hits[0].dense) < self.settings.refuse_below
+
+    def _judges(self) -> bool:
+        return self.chat_model is not None and self.settings.judge_below > 0
+
+    def off_topic(self, answer: Answer, query: str) -> bool:
+        """Ask the model whether the sources really cover the question (one forward pass).
+
+        Embedding scores cannot tell "a related topic" from "this topic"; the model can,
+        roughly. Its P(yes) is compared with ``settings.judge_below``. Skipped without a
+        model; a model that fails here is left to the answer step's fallback.
+        """
+        if not self._judges() or not answer.references:
+            return False
+        messages = load_prompt("relevance").messages(sources=format_sources(answer.references), question=query)
+        t0 = time.perf_counter()
+        try:
+            answer.coverage = judge_yes(self.chat_model, messages)
+        except Exception:  # noqa: BLE001 - no verdict: answer as usual
+            return False
+        finally:
+            answer.timings["judge_s"] = round(time.perf_counter() - t0, 3)
+        return answer.coverage < self.settings.judge_below
 
     # ------------------------------------------------------------ outcomes
 
@@ -237,6 +271,20 @@ class AnswerChain:
         cited = {n for _, nums in sentences for n in nums}
         for ref in answer.references:
             ref.cited = ref.number in cited
+
+
+def judge_yes(chat_model: Any, messages: list) -> float:
+    """P(yes) from a model that can score it (the local one), else 1.0/0.0 from its reply."""
+    scorer = getattr(chat_model, "yes_probability", None)
+    if callable(scorer):
+        return float(scorer(messages))
+    reply = chat_model.invoke(messages, max_tokens=3)
+    word = str(getattr(reply, "content", reply)).strip().lower()
+    if word.startswith("yes"):
+        return 1.0
+    if word.startswith("no"):
+        return 0.0
+    raise ValueError(f"no yes/no verdict in {word[:40]!r}")
 
 
 def _evidence_pool(ref: Reference) -> list[str]:

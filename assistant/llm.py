@@ -27,6 +27,7 @@ from langchain_core.messages import (
     HumanMessage,
     SystemMessage,
     ToolMessage,
+    convert_to_messages,
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field
@@ -285,6 +286,63 @@ class LocalLlamaChat(BaseChatModel):
         if run_manager:
             run_manager.on_llm_new_token("", chunk=last)
         yield last
+
+
+    def yes_probability(self, messages: Any) -> float:
+        """P(the reply starts with "yes") renormalised over yes/no, from one forward pass.
+
+        Shares llama.cpp's prompt cache with the next generation: a judge prompt and an
+        answer prompt with the same sources pay for the sources' prefill once.
+        """
+        llama = self.client
+        tokens = _chat_tokens(llama, _to_llama_messages(convert_to_messages(messages)))
+        with _GENERATION_LOCK:
+            try:
+                logits = _next_token_logits(llama, tokens)
+            except Exception as exc:
+                raise ModelError(f"local model evaluation failed: {_one_line(exc)}") from exc
+        return _yes_share(llama, logits)
+
+
+def _chat_tokens(llama: Any, chat: list[dict[str, str]]) -> list[int]:
+    """The prompt tokens create_chat_completion would feed for these messages."""
+    from llama_cpp import llama_chat_format
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise ModelError("the GGUF has no chat template; cannot score yes/no")
+    eos = llama.detokenize([llama.token_eos()]).decode("utf-8", "ignore")
+    bos = llama.detokenize([llama.token_bos()]).decode("utf-8", "ignore") if llama.token_bos() >= 0 else ""
+    formatted = llama_chat_format.Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)(messages=chat)
+    return llama.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True)
+
+
+def _next_token_logits(llama: Any, tokens: list[int]) -> Any:
+    """Evaluate tokens (reusing the cached common prefix) and return the last logits."""
+    import numpy as np
+
+    cached = llama.input_ids[: llama.n_tokens].tolist()
+    keep = 0
+    for a, b in zip(cached, tokens[:-1]):
+        if a != b:
+            break
+        keep += 1
+    llama.n_tokens = keep
+    llama.eval(tokens[keep:])
+    return np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),)).copy()
+
+
+def _yes_share(llama: Any, logits: Any) -> float:
+    import numpy as np
+
+    def ids(words: tuple[str, ...]) -> list[int]:
+        return sorted({llama.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words})
+
+    yes = logits[ids(("yes", "Yes", " yes", " Yes", "YES"))]
+    no = logits[ids(("no", "No", " no", " No", "NO"))]
+    top = max(yes.max(), no.max())
+    p_yes, p_no = np.exp(yes - top).sum(), np.exp(no - top).sum()
+    return float(p_yes / (p_yes + p_no))
 
 
 # --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .chain import judge_yes
 from .prompts import load as load_prompt
 from .records import Answer, PaperHit, Recommendation, Reference, SentenceSupport
 from .retrieve import Filters, Retriever
@@ -91,7 +92,7 @@ class Recommender:
         papers = self.retriever.store.papers([h.paper_id for h in picked])
         quotes = self._quotes(qvec, picked, papers)
         best = max((q[1] for q in quotes.values()), default=0.0)
-        if not like_paper_id and max(best, hits[0].dense) < self.settings.refuse_below:
+        if not like_paper_id and self._off_topic(interest, picked, quotes, max(best, hits[0].dense)):
             result.refused, result.closest = True, hits[:3]
             return result
         reasons = self._reasons(interest, picked, quotes)
@@ -104,6 +105,17 @@ class Recommender:
                 quote=quote, score=round(float(score), 3), source=paper.get("source", ""), abstract=paper.get("abstract", ""),
             ))
         return result
+
+    def _off_topic(self, interest: str, picked: list[PaperHit], quotes: dict, cosine: float) -> bool:
+        """Like the answer chain: the model judges coverage when there is one, else the cosine gate."""
+        if self.chat_model is None or self.settings.judge_below <= 0:
+            return cosine < self.settings.refuse_below
+        sources = "\n\n".join(f"[{i}] {h.display_title}\n{quotes[h.paper_id][0]}" for i, h in enumerate(picked, 1))
+        messages = load_prompt("relevance").messages(sources=sources, question=interest)
+        try:
+            return judge_yes(self.chat_model, messages) < self.settings.judge_below
+        except Exception:  # noqa: BLE001 - no verdict: recommend as usual
+            return False
 
     def _diversify(self, hits: list[PaperHit], n: int) -> list[PaperHit]:
         best_chunks = [h.chunks[0].chunk_id for h in hits]

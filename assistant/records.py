@@ -134,6 +134,7 @@ class Answer:
     standalone_query: str = ""
     retrieved: list[PaperHit] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    coverage: float | None = None  # the model's P(the sources cover the question), if judged
 
     @property
     def cited_references(self) -> list[Reference]:
@@ -162,6 +163,7 @@ class Answer:
             "timings": self.timings,
             "provider": self.provider,
             "notice": self.notice,
+            "coverage": None if self.coverage is None else round(self.coverage, 3),
         }
 
 

@@ -64,8 +64,13 @@ class Settings:
     max_tokens: int = _describe("Most tokens generated per answer.", 256)
     temperature: float = _describe("Sampling temperature.", 0.1)
     refuse_below: float = _describe(
-        "Refuse when the best evidence scores below this (calibrated on dev absent).",
+        "Without a model judge (extractive): refuse when the best evidence cosine is below this (calibrated on dev absent).",
         0.45,
+    )
+    judge_below: float = _describe(
+        "With an LLM: refuse when its P(the sources cover the question) is below this "
+        "(calibrated on dev absent vs the rest; 0 turns the check off).",
+        0.5,
     )
     support_threshold: float = _describe(
         "Sentence-evidence cosine needed to mark a sentence supported.", 0.55

@@ -3,7 +3,7 @@
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from assistant.chain import AnswerChain, Conversation, QuestionError, rule_condense
+from assistant.chain import REFUSAL, AnswerChain, Conversation, QuestionError, judge_yes, rule_condense
 from assistant.service import Assistant
 
 LOOKUP = "Which paper's agent plays an AAA cowboy open-world game purely from screen pixels, emitting keyboard and mouse operations?"
@@ -55,6 +55,41 @@ def test_model_failure_falls_back_to_extractive(seeded):
     assert "failed" in answer.notice and GOLD in answer.text
 
 
+def test_sources_judged_off_topic_are_refused_without_citations(seeded):
+    chain = chain_with(seeded, ["no", "A made-up answer citing [1]."])
+    answer = chain.ask(LOOKUP)
+    assert answer.refused and answer.text.startswith(REFUSAL)
+    assert answer.coverage == 0.0 and not answer.cited_references and not answer.support
+    assert "Closest, but not about this" in answer.text and GOLD in answer.text
+
+
+def test_sources_judged_on_topic_are_answered(seeded):
+    chain = chain_with(seeded, ["Yes", "Cradle plays Red Dead Redemption II from screen images [1]."])
+    answer = chain.ask(LOOKUP)
+    assert not answer.refused and answer.coverage == 1.0
+    assert [r.title for r in answer.cited_references] == [GOLD]
+    assert "judge_s" in answer.timings
+
+
+def test_judge_can_be_turned_off(seeded):
+    settings, _, retriever = seeded
+    chain = AnswerChain(settings.with_overrides(judge_below=0), retriever, FakeListChatModel(responses=["Cradle [1]."]))
+    answer = chain.ask(LOOKUP)
+    assert answer.coverage is None and not answer.refused
+
+
+@pytest.mark.parametrize("reply, expected", [("yes", 1.0), (" Yes.", 1.0), ("No", 0.0), ("no, the sources", 0.0)])
+def test_judge_reads_a_plain_yes_or_no(reply, expected):
+    assert judge_yes(FakeListChatModel(responses=[reply]), [("human", "q")]) == expected
+
+
+def test_judge_without_a_verdict_is_an_error_not_a_refusal(seeded):
+    with pytest.raises(ValueError, match="no yes/no verdict"):
+        judge_yes(FakeListChatModel(responses=["maybe"]), [("human", "q")])
+    answer = chain_with(seeded, ["Perhaps [1]."]).ask(LOOKUP)
+    assert not answer.refused and answer.coverage is None
+
+
 @pytest.mark.parametrize("question", ["", "   ", "x" * 5000])
 def test_empty_or_huge_question_is_refused_clearly(seeded, question):
     with pytest.raises(QuestionError):
@@ -76,6 +111,18 @@ def test_recommendation_more_excludes_shown_papers(seeded):
     assert not {r.paper_id for r in first.references} & {r.paper_id for r in more.references}
 
 
+@pytest.mark.parametrize("verdict, refused", [("no", True), ("yes", False)])
+def test_recommendations_follow_the_coverage_judge(seeded, verdict, refused):
+    settings, _, retriever = seeded
+    assistant = Assistant(settings, retriever, chat_model=FakeListChatModel(responses=[verdict, "unparsable reasons"]))
+    answer = [e.answer for e in assistant.respond("What should I read on continual learning?", Conversation(), n=3) if e.kind == "answer"][0]
+    assert answer.refused is refused
+    if refused:
+        assert "Closest, but not about this" in answer.text and not answer.references
+    else:
+        assert len(answer.references) == 3 and all(r.evidence[0] in r.abstract for r in answer.references)
+
+
 @pytest.mark.model
 def test_real_local_model_answers_a_lookup_with_the_right_citation(seeded):
     settings, _, retriever = seeded
@@ -88,3 +135,14 @@ def test_real_local_model_answers_a_lookup_with_the_right_citation(seeded):
     assert GOLD in [r.title for r in answer.cited_references]
     follow = [e.answer for e in assistant.respond("What modules make it up?", conversation) if e.kind == "answer"][0]
     assert GOLD in [h.title for h in follow.retrieved[:3]]
+
+
+@pytest.mark.model
+def test_real_local_model_refuses_an_absent_topic(seeded):
+    settings, _, retriever = seeded
+    assistant = Assistant.create(settings.with_overrides(max_tokens=80))
+    assert assistant.chat_model is not None, assistant.model_error
+    answer = [e.answer for e in assistant.respond("Which paper builds an LLM agent that plays Minecraft?", Conversation()) if e.kind == "answer"][0]
+    assert answer.refused, (answer.coverage, answer.text)
+    assert not answer.cited_references and not answer.support
+    assert answer.coverage is not None and answer.coverage < settings.judge_below

@@ -6,6 +6,7 @@ EXPECTED = {
     "answer": {"sources", "question"},
     "recommend": {"interest", "papers"},
     "condense": {"history", "question"},
+    "relevance": {"sources", "question"},
 }
 
 
@@ -39,6 +40,14 @@ def test_answer_prompt_puts_instructions_after_the_sources():
     _, user = load("answer").render(sources="SOURCES", question="Q")
     assert user.index("SOURCES") < user.index("Instructions")
     assert not user.rstrip().endswith("Answer:")
+
+
+def test_relevance_prompt_shares_the_answer_prompt_prefix():
+    """Same system text and sources-then-question opening: llama.cpp reuses the prefill."""
+    answer, judge = load("answer").render(sources="S", question="Q"), load("relevance").render(sources="S", question="Q")
+    assert answer[0] == judge[0]
+    head = answer[1].split("Instructions:")[0]
+    assert judge[1].startswith(head) and "yes or no" in judge[1]
 
 
 def test_unknown_prompt_is_a_clear_error():
