@@ -138,6 +138,13 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("bench")
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import cmd_bench as run_bench
+
+    return run_bench(args)
+
+
 def _check_question(text: str, settings) -> str:  # noqa: ANN001
     text = (text or "").strip()
     if not text:
@@ -186,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     sub.add_parser("settings", help="every setting with its environment variable")
+    from .bench import add_parser as add_bench_parser
+
+    add_bench_parser(sub)
     for extend in EXTENSIONS:
         extend(sub, _common, _llm_flags)
     return parser
