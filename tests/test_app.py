@@ -24,8 +24,17 @@ XSS_ABSTRACT = ("First sentence is harmless. Then <script>window.__pwned=1</scri
                 '<img src=x onerror="window.__pwned=1"> and [click](javascript:window.__pwned=1). Last one.')
 
 
+class JudgedFake(GenericFakeChatModel):
+    """A fake chat model that, like the local one, scores the coverage judge without using a reply."""
+
+    p_yes: float = 0.9
+
+    def yes_probability(self, messages) -> float:  # noqa: ANN001
+        return self.p_yes
+
+
 def fake(*texts: str) -> GenericFakeChatModel:
-    return GenericFakeChatModel(messages=iter([AIMessage(content=t) for t in texts]))
+    return JudgedFake(messages=iter([AIMessage(content=t) for t in texts]))
 
 
 class BrokenChat(GenericFakeChatModel):
@@ -427,7 +436,7 @@ def test_loader_failure_is_shown_not_raised():
     assert app._status_line(backend).startswith("⚠ The assistant could not start")
 
 
-class SlowChat(GenericFakeChatModel):
+class SlowChat(JudgedFake):
     """Streams its messages a word every 50 ms (a slow local model)."""
 
     def _stream(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
