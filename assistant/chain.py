@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import citations
+from .coverage import Gaps, find_gaps
 from .prompts import load as load_prompt
 from .records import Answer, PaperHit, Reference
 from .retrieve import Filters, Retriever
@@ -112,14 +113,17 @@ class AnswerChain:
         evidence = self.gather(query, hits[: self.context_papers])
         answer = Answer(question=question, text="", standalone_query=query, retrieved=hits, provider=self.provider)
         answer.references = self.references(evidence)
-        if self.too_weak(evidence):
-            yield from self._refuse(answer, "weak evidence")
+        gaps = self.gaps(question, evidence)
+        answer.gaps = gaps.describe()
+        if self.too_weak(evidence) or (gaps and not self._judges()):
+            yield from self._refuse(answer, answer.gaps)
         else:
             if self._judges():
                 yield Event("status", "Checking that the sources cover the question…")
-            if self.off_topic(answer, query):
-                yield from self._refuse(answer, "sources judged off-topic")
+            if self.off_topic(answer, query, gaps):
+                yield from self._refuse(answer, answer.gaps)
             else:
+                _add_notice(answer, answer.gaps)
                 yield from self._generate(answer, query, evidence, started)
         answer.timings.update(retrieval_ms=round(retrieval_ms, 1), total_s=round(time.perf_counter() - started, 3))
         yield Event("answer", answer=answer)
@@ -180,6 +184,12 @@ class AnswerChain:
             ))
         return refs
 
+    def gaps(self, question: str, evidence: Evidence) -> Gaps:
+        """What the question names that the corpus lacks (see :mod:`assistant.coverage`)."""
+        titles = [h.title for h in evidence.hits] + [p.get("display_title", "") for p in evidence.papers.values()]
+        abstracts = [p.get("abstract", "") for p in evidence.papers.values()]
+        return find_gaps(question, self.retriever.unknown_terms, titles, abstracts)
+
     def too_weak(self, evidence: Evidence) -> bool:
         """Embedding-score refusal, used when no model judges coverage.
 
@@ -195,12 +205,14 @@ class AnswerChain:
     def _judges(self) -> bool:
         return self.chat_model is not None and self.settings.judge_below > 0
 
-    def off_topic(self, answer: Answer, query: str) -> bool:
+    def off_topic(self, answer: Answer, query: str, gaps: Gaps | None = None) -> bool:
         """Ask the model whether the sources really cover the question (one forward pass).
 
         Embedding scores cannot tell "a related topic" from "this topic"; the model can,
-        roughly. Its P(yes) is compared with ``settings.judge_below``. Skipped without a
-        model; a model that fails here is left to the answer step's fallback.
+        roughly. Its P(yes) is compared with ``settings.judge_below``, or with the higher
+        ``settings.judge_sure`` when the question names something no paper mentions.
+        Skipped without a model; a model that fails here is left to the answer step's
+        fallback.
         """
         if not self._judges() or not answer.references:
             return False
@@ -212,13 +224,13 @@ class AnswerChain:
             return False
         finally:
             answer.timings["judge_s"] = round(time.perf_counter() - t0, 3)
-        return answer.coverage < self.settings.judge_below
+        return answer.coverage < judge_threshold(self.settings, gaps)
 
     # ------------------------------------------------------------ outcomes
 
-    def _refuse(self, answer: Answer, reason: str) -> Iterator[Event]:
+    def _refuse(self, answer: Answer, detail: str = "") -> Iterator[Event]:
         closest = "\n".join(f"- {r.title} ({r.page_date})" if r.page_date else f"- {r.title}" for r in answer.references[:3])
-        answer.text = REFUSAL + (f"\n\nClosest, but not about this:\n{closest}" if closest else "")
+        answer.text = refusal_text(detail, closest)
         answer.refused = True
         answer.support = []
         for ref in answer.references:
@@ -236,10 +248,10 @@ class AnswerChain:
                     text += piece
                     yield Event("token", piece)
             except Exception as exc:  # noqa: BLE001 - model down mid-answer: fall back
-                answer.notice = f"The language model failed ({_one_line(exc)}); showing an extractive answer instead."
+                _add_notice(answer, f"The language model failed ({_one_line(exc)}); showing an extractive answer instead.")
                 text = ""
         elif self.model_error:
-            answer.notice = f"{self.model_error} Showing an extractive answer instead."
+            _add_notice(answer, f"{self.model_error} Showing an extractive answer instead.")
         if answer.notice:
             yield Event("status", answer.notice)
         if not text.strip():
@@ -248,7 +260,7 @@ class AnswerChain:
             answer.timings.setdefault("first_token_s", round(time.perf_counter() - started, 3))
             yield Event("token", text)
         if _REFUSAL_RE.search(text) and not citations.parse_markers(text):
-            yield from self._refuse(answer, "model said so")
+            yield from self._refuse(answer)
             return
         self._check(answer, text)
 
@@ -263,7 +275,7 @@ class AnswerChain:
         text = citations.normalise_markers(text)
         text, removed = citations.drop_dangling(text, valid)
         if removed:
-            answer.notice = (answer.notice + " " if answer.notice else "") + f"Removed citation(s) to missing source(s): {removed}."
+            _add_notice(answer, f"Removed citation(s) to missing source(s): {removed}.")
         answer.text = text.strip()
         sentences = citations.split_answer_sentences(answer.text)
         evidence = {r.number: _evidence_pool(r) for r in answer.references}
@@ -271,6 +283,21 @@ class AnswerChain:
         cited = {n for _, nums in sentences for n in nums}
         for ref in answer.references:
             ref.cited = ref.number in cited
+
+
+def judge_threshold(settings: Any, gaps: Gaps | None) -> float:
+    """P(yes) needed to answer: higher when the question names something no paper mentions."""
+    return max(settings.judge_below, settings.judge_sure) if gaps else settings.judge_below
+
+
+def refusal_text(detail: str = "", closest: str = "") -> str:
+    text = REFUSAL + (f" {detail}" if detail else "")
+    return text + (f"\n\nClosest, but not about this:\n{closest}" if closest else "")
+
+
+def _add_notice(answer: Answer, text: str) -> None:
+    if text:
+        answer.notice = f"{answer.notice} {text}".strip()
 
 
 def judge_yes(chat_model: Any, messages: list) -> float:

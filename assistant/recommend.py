@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .chain import judge_yes
+from .chain import judge_threshold, judge_yes, refusal_text
+from .coverage import Gaps, find_gaps
 from .prompts import load as load_prompt
 from .records import Answer, PaperHit, Recommendation, Reference, SentenceSupport
 from .retrieve import Filters, Retriever
@@ -92,7 +93,9 @@ class Recommender:
         papers = self.retriever.store.papers([h.paper_id for h in picked])
         quotes = self._quotes(qvec, picked, papers)
         best = max((q[1] for q in quotes.values()), default=0.0)
-        if not like_paper_id and self._off_topic(interest, picked, quotes, max(best, hits[0].dense)):
+        gaps = Gaps() if like_paper_id else find_gaps(interest, self.retriever.unknown_terms, [h.title for h in hits])
+        result.notice = gaps.describe()
+        if not like_paper_id and self._off_topic(interest, picked, quotes, max(best, hits[0].dense), gaps):
             result.refused, result.closest = True, hits[:3]
             return result
         reasons = self._reasons(interest, picked, quotes)
@@ -106,14 +109,16 @@ class Recommender:
             ))
         return result
 
-    def _off_topic(self, interest: str, picked: list[PaperHit], quotes: dict, cosine: float) -> bool:
-        """Like the answer chain: the model judges coverage when there is one, else the cosine gate."""
+    def _off_topic(self, interest: str, picked: list[PaperHit], quotes: dict, cosine: float, gaps: Gaps) -> bool:
+        """Like the answer chain: the model judges coverage when there is one, else the cosine
+        gate; an interest naming something no paper mentions needs a surer judge, or is off-topic
+        without one."""
         if self.chat_model is None or self.settings.judge_below <= 0:
-            return cosine < self.settings.refuse_below
+            return bool(gaps) or cosine < self.settings.refuse_below
         sources = "\n\n".join(f"[{i}] {h.display_title}\n{quotes[h.paper_id][0]}" for i, h in enumerate(picked, 1))
         messages = load_prompt("relevance").messages(sources=sources, question=interest)
         try:
-            return judge_yes(self.chat_model, messages) < self.settings.judge_below
+            return judge_yes(self.chat_model, messages) < judge_threshold(self.settings, gaps)
         except Exception:  # noqa: BLE001 - no verdict: recommend as usual
             return False
 
@@ -186,7 +191,8 @@ def as_answer(result: RecommendationSet, question: str, started: float | None = 
     answer = Answer(question=question, text="", provider="recommend")
     if result.refused:
         closest = "\n".join(f"- {h.title}" for h in result.closest)
-        answer.text = "The corpus does not cover this." + (f"\n\nClosest, but not about this:\n{closest}" if closest else "")
+        answer.text = refusal_text(result.notice, closest)
+        answer.gaps = result.notice
         answer.refused = True
         answer.retrieved = result.closest
         return answer
@@ -202,6 +208,7 @@ def as_answer(result: RecommendationSet, question: str, started: float | None = 
         answer.support.append(SentenceSupport(text=item.reason, citations=[item.rank], supported=True, score=item.score, reason="grounded in quote"))
     answer.text = "\n".join(lines)
     answer.retrieved = result.hits
+    answer.notice = answer.gaps = result.notice
     if started is not None:
         answer.timings["total_s"] = round(time.perf_counter() - started, 3)
     return answer

@@ -135,6 +135,7 @@ class Answer:
     retrieved: list[PaperHit] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     coverage: float | None = None  # the model's P(the sources cover the question), if judged
+    gaps: str = ""  # what the question names that no paper mentions, e.g. "No paper in the corpus mentions Minecraft."
 
     @property
     def cited_references(self) -> list[Reference]:
@@ -164,6 +165,7 @@ class Answer:
             "provider": self.provider,
             "notice": self.notice,
             "coverage": None if self.coverage is None else round(self.coverage, 3),
+            "gaps": self.gaps,
         }
 
 

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from .coverage import unknown_terms
 from .records import ChunkHit, PaperHit
 from .store import Store, paper_record
 
@@ -367,6 +368,15 @@ class Retriever:
     def depth_for(self, k: int) -> int:
         """Candidates per side needed for ``k`` papers (abstracts have 1-4 chunks)."""
         return max(self.fusion.depth, PLAIN_RRF.depth, 3 * k)
+
+    def unknown_terms(self, terms: list[str]) -> list[str]:
+        """Those of ``terms`` with a word that no indexed title or abstract contains."""
+        if not terms:
+            return []
+        index = self.bm25()
+        if not index.ids:
+            return []
+        return unknown_terms(terms, _stem_query, index.retriever.vocab_dict.__contains__)
 
     # ------------------------------------------------------------ sides
 

@@ -72,6 +72,11 @@ class Settings:
         "(calibrated on dev absent vs the rest; 0 turns the check off).",
         0.5,
     )
+    judge_sure: float = _describe(
+        "With an LLM: when the question names something no paper mentions (a name, acronym or "
+        "quoted title), refuse unless P(the sources cover the question) is at least this.",
+        0.8,
+    )
     support_threshold: float = _describe(
         "Sentence-evidence cosine needed to mark a sentence supported.", 0.55
     )

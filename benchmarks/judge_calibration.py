@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from assistant.chain import format_sources, judge_yes  # noqa: E402
+from assistant.coverage import find_gaps  # noqa: E402
 from assistant.prompts import load as load_prompt  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import load_settings  # noqa: E402
@@ -36,10 +37,12 @@ def score(assistant: Assistant, item: dict) -> dict:
     evidence = chain.gather(question, hits[: chain.context_papers])
     refs = chain.references(evidence)
     messages = load_prompt("relevance").messages(sources=format_sources(refs), question=question)
+    gaps = find_gaps(question, chain.retriever.unknown_terms, [h.title for h in hits],
+                     [p.get("abstract", "") for p in evidence.papers.values()])
     t0 = time.perf_counter()
     p = judge_yes(assistant.chat_model, messages)
     return {"id": item["id"], "type": item["type"], "p": round(p, 4), "cos": round(max(evidence.best, hits[0].dense), 3),
-            "judge_s": round(time.perf_counter() - t0, 2)}
+            "gaps": gaps.describe(), "judge_s": round(time.perf_counter() - t0, 2)}
 
 
 def table(rows: list[dict]) -> str:
@@ -51,6 +54,17 @@ def table(rows: list[dict]) -> str:
             refused = lambda r: r["p"] < t or r["cos"] < gate  # noqa: E731
             lines.append(f"| {t:.2f} | {gate or 'off'} | {sum(map(refused, absent)) / len(absent):.2f} "
                          f"| {sum(map(refused, other)) / len(other):.3f} |")
+    lines += ["", "With the coverage gaps (a name or quoted title no paper has) and the judge:", "",
+              "| judge_below | judge_sure (with a gap) | refusal accuracy (absent) | false refusals (rest) |", "|---|---|---|---|"]
+    for t in (0.45, 0.5, 0.55):
+        for sure in (0.0, 0.7, 0.8, 0.9, 1.01):
+            refused = lambda r: r["p"] < (max(t, sure) if r.get("gaps") else t)  # noqa: E731
+            label = "gaps alone refuse" if sure > 1 else (f"{sure:.2f}" if sure else "off")
+            lines.append(f"| {t:.2f} | {label} | {sum(map(refused, absent)) / len(absent):.2f} "
+                         f"| {sum(map(refused, other)) / len(other):.3f} |")
+    gapped = [r for r in rows if r.get("gaps")]
+    lines += ["", f"Gaps found in {sum(1 for r in gapped if r['type'] == 'absent')} absent and "
+              f"{sum(1 for r in gapped if r['type'] != 'absent')} other questions."]
     return "\n".join(lines) + f"\n\n{len(absent)} absent, {len(other)} other questions."
 
 
@@ -58,12 +72,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--questions", type=Path, default=DEV, help="JSONL in dev.jsonl's format")
     args = parser.parse_args()
     assistant = Assistant.create(load_settings(data_dir=args.data_dir))
     if assistant.chat_model is None:
         sys.exit(f"no local model: {assistant.model_error}")
     rows = []
-    for line in DEV.read_text(encoding="utf-8").splitlines():
+    for line in args.questions.read_text(encoding="utf-8").splitlines():
         item = json.loads(line)
         if item["type"] != "followup":
             rows.append(score(assistant, item))

@@ -1,0 +1,130 @@
+"""Coverage gaps: names and quoted titles the corpus never mentions (pure functions, then the real index)."""
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from assistant.chain import REFUSAL, AnswerChain
+from assistant.coverage import Gaps, missing_titles, named_terms, quoted_spans, title_matches, unknown_terms
+from assistant.recommend import Recommender, as_answer
+
+
+@pytest.mark.parametrize(
+    ("question", "terms"),
+    [
+        ("Which paper builds an LLM agent that plays Minecraft?", ["LLM", "Minecraft"]),
+        ("Is there a new DP-SGD variant?", ["DP-SGD"]),
+        ("Comparing RoPE, ALiBi and NoPE?", ["RoPE", "ALiBi", "NoPE"]),
+        ("Protein structure prediction, AlphaFold-style?", ["AlphaFold"]),
+        ("PAC-Bayes bounds for GNNs", ["PAC-Bayes", "GNNs"]),
+        ("Which papers use GPT-4 or t5 as a judge?", ["GPT-4", "t5"]),
+        ("What should I read on diffusion models?", []),
+        ("Transformers fail to extrapolate. Which paper fixes it?", []),  # sentence-initial capital
+        ("I'm new here. Ok, which paper is it?", []),
+    ],
+)
+def test_named_terms(question, terms):
+    assert named_terms(question) == terms
+
+
+def test_named_terms_skip_quoted_titles_and_duplicates():
+    assert named_terms("Does 'Quality-Diversity through AI Feedback' beat MAP-Elites? Or MAP-Elites alone?") == ["MAP-Elites"]
+
+
+@pytest.mark.parametrize(
+    ("question", "spans"),
+    [
+        ("What does the paper 'Sharpness-Aware Minimization Improves Things' conclude?", ["Sharpness-Aware Minimization Improves Things"]),
+        ("The \u201cless is more\u201d paper", ["less is more"]),
+        ('Compare "A B C D" and "E F G H".', ["A B C D", "E F G H"]),
+        ("It's the model's view, isn't it?", []),  # apostrophes are not quotes
+    ],
+)
+def test_quoted_spans(question, spans):
+    assert quoted_spans(question) == spans
+
+
+def test_title_matching_tolerates_case_punctuation_and_a_missing_subtitle():
+    title = "LIMO: Less is More for Reasoning"
+    assert title_matches("less is more for reasoning", title)
+    assert title_matches("LIMO Less Is More for Reasoning", title)
+    assert not title_matches("Less is More for Protein Folding Today", title)
+
+
+def test_missing_titles_only_checks_title_length_quotes():
+    titles = ["LIMO: Less is More for Reasoning", "Model-agnostic Measure of Generalization Difficulty"]
+    q = "How do 'Model-agnostic Measure of Generalization Difficulty' and 'A Paper That Is Not Here' differ? And the 'less is more' one?"
+    assert missing_titles(q, titles) == ["A Paper That Is Not Here"]
+
+
+def test_quoted_phrase_found_in_an_abstract_is_not_a_missing_title():
+    q = "Which paper says 'we surface a new frontier of reasoning'?"
+    assert missing_titles(q, ["Other"], ["Here we surface a new frontier of reasoning in small models."]) == []
+
+
+def test_unknown_terms_needs_every_token_in_the_vocabulary():
+    vocab = {"dp", "llm", "sgd"}
+    tokenize = lambda t: [w.lower() for w in t.replace("-", " ").split()]  # noqa: E731
+    assert unknown_terms(["DP-SGD", "LLM", "PAC-Bayes"], tokenize, vocab.__contains__) == ["PAC-Bayes"]
+    assert unknown_terms(["the"], lambda t: [], vocab.__contains__) == []  # only stopwords: no verdict
+
+
+def test_gaps_describe_names_what_is_missing():
+    assert not Gaps()
+    text = Gaps(["Minecraft", "DP-SGD"], ["A Missing Title Here"]).describe()
+    assert "mentions Minecraft, DP-SGD." in text and "\u201cA Missing Title Here\u201d" in text
+
+
+# ---------------------------------------------------------------- against the real seed index
+
+
+def test_retriever_knows_which_names_the_seed_corpus_lacks(seeded):
+    _, _, retriever = seeded
+    assert retriever.unknown_terms(["Minecraft", "DP-SGD", "AlphaFold", "Red Dead Redemption", "KnowCoder", "LLMs"]) == [
+        "Minecraft", "DP-SGD", "AlphaFold"]
+
+
+def _chain(seeded, replies, **overrides):
+    settings, _, retriever = seeded
+    settings = settings.with_overrides(**overrides) if overrides else settings
+    return AnswerChain(settings, retriever, FakeListChatModel(responses=replies) if replies else None)
+
+
+def test_extractive_refuses_a_question_about_an_unmentioned_name(seeded):
+    answer = _chain(seeded, None).ask("Which paper builds an LLM agent that plays Minecraft?")
+    assert answer.refused and answer.text.startswith(REFUSAL)
+    assert "mentions Minecraft" in answer.text and not answer.cited_references
+
+
+def test_extractive_refuses_a_quoted_title_that_is_not_in_the_corpus(seeded):
+    answer = _chain(seeded, None).ask(
+        "What does the paper 'Sharpness-Aware Minimization Provably Improves Length Generalization in Transformers' conclude?")
+    assert answer.refused and "No paper titled" in answer.text
+
+
+def test_quoted_title_in_the_corpus_is_answered(seeded):
+    answer = _chain(seeded, None).ask("What does 'Towards Exact Computation of Inductive Bias' propose?")
+    assert not answer.refused and answer.gaps == ""
+    assert answer.references[0].title == "Towards Exact Computation of Inductive Bias"
+
+
+def test_judge_must_be_sure_when_a_name_is_missing(seeded):
+    q = "Which paper builds an LLM agent that plays Minecraft?"
+
+    class Judge(FakeListChatModel):
+        p: float = 0.7
+
+        def yes_probability(self, messages):
+            return self.p
+
+    settings, _, retriever = seeded
+    unsure = AnswerChain(settings, retriever, Judge(responses=["An answer [1]."], p=0.7)).ask(q)
+    assert unsure.refused and unsure.coverage == 0.7
+    sure = AnswerChain(settings, retriever, Judge(responses=["An answer [1]."], p=0.95)).ask(q)
+    assert not sure.refused and "mentions Minecraft" in sure.notice
+
+
+def test_recommender_refuses_an_interest_naming_an_unmentioned_thing(seeded):
+    settings, _, retriever = seeded
+    result = Recommender(settings, retriever).recommend("papers on LLM watermarking with SynthID-style detectors", n=3)
+    answer = as_answer(result, "q")
+    assert result.refused and "SynthID" in answer.text and not answer.references
