@@ -22,9 +22,11 @@ from .text import fold_title
 # punctuation/space/end, so that apostrophes inside words (it's, I'm) do not open a quote.
 _QUOTED = re.compile(r"""(?:^|(?<=[\s(\[]))(["'“‘])(.{3,200}?)(["'”’])(?=[\s,.;:?!)\]]|$)""")
 _SENTENCE = re.compile(r"(?<=[.?!:;])\s+|\n+")
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-+']*[A-Za-z0-9+]|[A-Za-z0-9]")
+_TOKEN = re.compile(r"[^\W_][\w\-+'’]*[^\W_]|[^\W_]")  # Unicode letters and digits: TÜLU is one token
 _SUFFIX = re.compile(r"(?:-(?:style|like|based|type|inspired|esque|ish|powered|driven)|'s|’s)$", re.I)
-_PERSONAL = {"i", "i'm", "i've", "i'd", "i'll", "ok", "okay", "hi", "hello", "thanks", "please"}
+# Words about the asker, not the topic ("I'm a PhD student"): never taken as names.
+_PERSONAL = {"i", "i'm", "i've", "i'd", "i'll", "ok", "okay", "hi", "hello", "thanks", "please",
+             "phd", "msc", "bsc", "mba", "postdoc", "prof", "dr", "ta"}
 MIN_TITLE_WORDS = 4
 
 
@@ -58,7 +60,7 @@ def _without_quotes(question: str) -> str:
 
 
 def _strip(token: str) -> str:
-    token = token.strip("-+'")
+    token = token.strip("-+'’")
     previous = None
     while previous != token:
         previous, token = token, _SUFFIX.sub("", token)
@@ -106,13 +108,17 @@ def _title_words(text: str) -> set[str]:
     return {w for w in (fold_title(part) for part in text.split()) if len(w) > 1}
 
 
-def title_matches(quote: str, title: str, overlap: float = 0.8) -> bool:
-    """A quoted title names this paper: folded containment, or most of its words in the title."""
+def title_matches(quote: str, title: str, overlap: float = 0.6) -> bool:
+    """A quoted title names this paper: folded containment, or most words shared (Jaccard).
+
+    Jaccard rather than the share of the quote's words: "Attention Is All You Need" shares
+    four of its five words with "SuSana Distancia is all you need: ..." and is not that paper.
+    """
     q, t = fold_title(quote), fold_title(title)
     if q and (q in t or t in q):
         return True
-    words = _title_words(quote)
-    return bool(words) and len(words & _title_words(title)) / len(words) >= overlap
+    a, b = _title_words(quote), _title_words(title)
+    return bool(a) and len(a & b) / len(a | b) >= overlap
 
 
 def missing_titles(question: str, titles: Iterable[str], texts: Iterable[str] = ()) -> list[str]:

@@ -20,6 +20,7 @@ from assistant.recommend import Recommender, as_answer
         ("What should I read on diffusion models?", []),
         ("Transformers fail to extrapolate. Which paper fixes it?", []),  # sentence-initial capital
         ("I'm new here. Ok, which paper is it?", []),
+        ("I'm a PhD student: what does TÜLU 3 release?", ["TÜLU"]),
     ],
 )
 def test_named_terms(question, terms):
@@ -48,6 +49,8 @@ def test_title_matching_tolerates_case_punctuation_and_a_missing_subtitle():
     assert title_matches("less is more for reasoning", title)
     assert title_matches("LIMO Less Is More for Reasoning", title)
     assert not title_matches("Less is More for Protein Folding Today", title)
+    assert title_matches("LIMO: Less is More for Reasoning (2025)", title)
+    assert not title_matches("Attention Is All You Need", "SuSana Distancia is all you need: Enforcing class separability")
 
 
 def test_missing_titles_only_checks_title_length_quotes():
@@ -79,7 +82,7 @@ def test_gaps_describe_names_what_is_missing():
 
 def test_retriever_knows_which_names_the_seed_corpus_lacks(seeded):
     _, _, retriever = seeded
-    assert retriever.unknown_terms(["Minecraft", "DP-SGD", "AlphaFold", "Red Dead Redemption", "KnowCoder", "LLMs"]) == [
+    assert retriever.unknown_terms(["Minecraft", "DP-SGD", "AlphaFold", "Red Dead Redemption", "KnowCoder", "LLMs", "TÜLU"]) == [
         "Minecraft", "DP-SGD", "AlphaFold"]
 
 
@@ -117,8 +120,8 @@ def test_judge_must_be_sure_when_a_name_is_missing(seeded):
             return self.p
 
     settings, _, retriever = seeded
-    unsure = AnswerChain(settings, retriever, Judge(responses=["An answer [1]."], p=0.7)).ask(q)
-    assert unsure.refused and unsure.coverage == 0.7
+    unsure = AnswerChain(settings, retriever, Judge(responses=["An answer [1]."], p=0.6)).ask(q)
+    assert unsure.refused and unsure.coverage == 0.6
     sure = AnswerChain(settings, retriever, Judge(responses=["An answer [1]."], p=0.95)).ask(q)
     assert not sure.refused and "mentions Minecraft" in sure.notice
 
