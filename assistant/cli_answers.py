@@ -100,13 +100,16 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"interest": result.interest, "refused": result.refused,
                           "items": [vars(i) | {"abstract": None} for i in result.items],
-                          "closest": [h.title for h in result.closest]}, ensure_ascii=False, indent=2))
+                          "closest": [h.title for h in result.closest], "gaps": result.notice},
+                         ensure_ascii=False, indent=2))
         return 0
     if result.refused:
-        print("The corpus does not cover this. Closest, but not about this:")
-        for hit in result.closest:
-            print(f"  - {hit.title}")
+        from .chain import refusal_text
+
+        print(refusal_text(result.notice, "\n".join(f"  - {hit.title}" for hit in result.closest)))
         return 0
+    if result.notice:
+        print(f"notice: {result.notice}", file=sys.stderr)
     for item in result.items:
         print(f"{item.rank}. {item.title} ({item.page_date or item.source})  [{item.paper_id}]")
         print(f"   why: {item.reason}")

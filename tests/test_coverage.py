@@ -131,3 +131,15 @@ def test_recommender_refuses_an_interest_naming_an_unmentioned_thing(seeded):
     result = Recommender(settings, retriever).recommend("papers on LLM watermarking with SynthID-style detectors", n=3)
     answer = as_answer(result, "q")
     assert result.refused and "SynthID" in answer.text and not answer.references
+
+
+def test_cli_ask_and_recommend_say_what_is_missing(seeded, capsys):
+    from assistant.cli import main
+
+    settings, _, _ = seeded
+    common = ["--data-dir", str(settings.data_dir), "--provider", "extractive"]
+    assert main(["ask", "Which paper builds an LLM agent that plays Minecraft?", *common]) == 0
+    assert "No paper in the corpus mentions Minecraft." in capsys.readouterr().out
+    assert main(["recommend", "federated learning with FedAvg", *common]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("The corpus does not cover this. No paper in the corpus mentions FedAvg.")
