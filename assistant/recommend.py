@@ -45,6 +45,7 @@ class RecommendationSet:
     closest: list[PaperHit] = field(default_factory=list)
     notice: str = ""
     hits: list[PaperHit] = field(default_factory=list)  # candidates in rank order
+    retrieval_ms: float = 0.0
 
 
 def mmr(relevance: np.ndarray, vectors: np.ndarray, n: int, lam: float = 0.75) -> list[int]:
@@ -83,8 +84,9 @@ class Recommender:
             exclude.add(like_paper_id)
         base = filters or Filters()
         filters = Filters(base.page_dates, base.sources, tuple(sorted(set(base.exclude_papers) | exclude)))
+        t0 = time.perf_counter()
         hits = self.retriever.search(query, k=max(3 * n, 12), filters=filters)
-        result = RecommendationSet(interest=interest, hits=hits)
+        result = RecommendationSet(interest=interest, hits=hits, retrieval_ms=round((time.perf_counter() - t0) * 1000, 1))
         if not hits:
             result.refused = True
             return result
@@ -188,13 +190,14 @@ def template_reason(score: float) -> str:
 
 def as_answer(result: RecommendationSet, question: str, started: float | None = None) -> Answer:
     """A recommendation list as an Answer (numbered references, one supported line each)."""
-    answer = Answer(question=question, text="", provider="recommend")
+    answer = Answer(question=question, text="", provider="recommend", timings={"retrieval_ms": result.retrieval_ms})
     if result.refused:
         closest = "\n".join(f"- {h.title}" for h in result.closest)
         answer.text = refusal_text(result.notice, closest)
         answer.gaps = result.notice
         answer.refused = True
-        answer.retrieved = result.closest
+        answer.retrieved = result.hits or result.closest
+        _finish(answer, started)
         return answer
     lines = [f"Papers to read on {result.interest}:", ""]
     for item in result.items:
@@ -209,9 +212,13 @@ def as_answer(result: RecommendationSet, question: str, started: float | None = 
     answer.text = "\n".join(lines)
     answer.retrieved = result.hits
     answer.notice = answer.gaps = result.notice
+    _finish(answer, started)
+    return answer
+
+
+def _finish(answer: Answer, started: float | None) -> None:
     if started is not None:
         answer.timings["total_s"] = round(time.perf_counter() - started, 3)
-    return answer
 
 
 def _span(abstract: str, quote: str) -> list[tuple[int, int]]:
