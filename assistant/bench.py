@@ -193,20 +193,6 @@ def chunk_texts(paths: Sequence[Path], settings: Settings, n: int = 0) -> list[s
     return texts[:n] if n else texts
 
 
-def _feed(model, texts: list[str]) -> dict[str, Any]:  # noqa: ANN001 - MiniLMEmbeddings
-    """The ONNX inputs ``embed_array`` builds for one batch: padded to its longest text."""
-    import numpy as np
-
-    encodings = model._tokenizer.encode_batch([t or " " for t in texts])
-    width = max(len(e.ids) for e in encodings)
-    ids = np.zeros((len(encodings), width), dtype=np.int64)
-    mask = np.zeros_like(ids)
-    for row, enc in enumerate(encodings):
-        ids[row, : len(enc.ids)] = enc.ids
-        mask[row, : len(enc.ids)] = 1
-    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-
-
 def embedding_throughput(texts: list[str], threads: int = 2, batch: int = 32, max_tokens: int = 256) -> dict[str, Any]:
     """chunks/s of our :class:`MiniLMEmbeddings` and of its bare ONNX session on the same texts.
 
@@ -223,7 +209,7 @@ def embedding_throughput(texts: list[str], threads: int = 2, batch: int = 32, ma
     ours = bare = 0.0
     for n, lo in enumerate(range(0, len(ordered), batch)):
         part = ordered[lo : lo + batch]
-        feed = _feed(model, part)
+        feed = model.feed([t or " " for t in part])
         for path in ("ours", "bare") if n % 2 == 0 else ("bare", "ours"):  # alternate who goes first
             t0 = time.perf_counter()
             if path == "ours":

@@ -54,7 +54,8 @@ class MiniLMEmbeddings(Embeddings):
         self.batch_size = batch_size
         self._lock = threading.Lock()
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def feed(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """The ONNX inputs for one batch: token ids and mask, padded to its longest text."""
         encodings = self._tokenizer.encode_batch(texts)
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(texts), width), dtype=np.int64)
@@ -62,10 +63,13 @@ class MiniLMEmbeddings(Embeddings):
         for row, enc in enumerate(encodings):
             ids[row, : len(enc.ids)] = enc.ids
             mask[row, : len(enc.ids)] = 1
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        feed = self.feed(texts)
+        mask = feed["attention_mask"]
         with self._lock:
-            (hidden,) = self._session.run(
-                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            )
+            (hidden,) = self._session.run(None, feed)
         summed = (hidden * mask[..., None]).sum(axis=1)
         pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .chain import judge_threshold, judge_yes, refusal_text
+from .chain import AnswerChain, format_sources, judge_threshold, judge_yes, refusal_text
 from .coverage import Gaps, find_gaps
 from .prompts import load as load_prompt
 from .records import Answer, PaperHit, Recommendation, Reference, SentenceSupport
@@ -46,6 +46,7 @@ class RecommendationSet:
     notice: str = ""
     hits: list[PaperHit] = field(default_factory=list)  # candidates in rank order
     retrieval_ms: float = 0.0
+    coverage: float | None = None  # the model's P(the papers cover the interest), if judged
 
 
 def mmr(relevance: np.ndarray, vectors: np.ndarray, n: int, lam: float = 0.75) -> list[int]:
@@ -97,7 +98,7 @@ class Recommender:
         best = max((q[1] for q in quotes.values()), default=0.0)
         gaps = Gaps() if like_paper_id else find_gaps(interest, self.retriever.unknown_terms, [h.title for h in hits])
         result.notice = gaps.describe()
-        if not like_paper_id and self._off_topic(interest, picked, quotes, max(best, hits[0].dense), gaps):
+        if not like_paper_id and self._off_topic(interest, hits, max(best, hits[0].dense), gaps, result):
             result.refused, result.closest = True, hits[:3]
             return result
         reasons = self._reasons(interest, picked, quotes)
@@ -111,18 +112,21 @@ class Recommender:
             ))
         return result
 
-    def _off_topic(self, interest: str, picked: list[PaperHit], quotes: dict, cosine: float, gaps: Gaps) -> bool:
+    def _off_topic(self, interest: str, hits: list[PaperHit], cosine: float, gaps: Gaps, result: RecommendationSet) -> bool:
         """Like the answer chain: the model judges coverage when there is one, else the cosine
         gate; an interest naming something no paper mentions needs a surer judge, or is off-topic
-        without one."""
+        without one. The judge sees the sources exactly as the answer chain builds them (the top
+        papers, two evidence sentences each), the form its thresholds were calibrated on."""
         if self.chat_model is None or self.settings.judge_below <= 0:
             return bool(gaps) or cosine < self.settings.refuse_below
-        sources = "\n\n".join(f"[{i}] {h.display_title}\n{quotes[h.paper_id][0]}" for i, h in enumerate(picked, 1))
-        messages = load_prompt("relevance").messages(sources=sources, question=interest)
+        chain = AnswerChain(self.settings, self.retriever)
+        evidence = chain.gather(interest, hits[: chain.context_papers])
+        messages = load_prompt("relevance").messages(sources=format_sources(chain.references(evidence)), question=interest)
         try:
-            return judge_yes(self.chat_model, messages) < judge_threshold(self.settings, gaps)
+            result.coverage = judge_yes(self.chat_model, messages)
         except Exception:  # noqa: BLE001 - no verdict: recommend as usual
             return False
+        return result.coverage < judge_threshold(self.settings, gaps)
 
     def _diversify(self, hits: list[PaperHit], n: int) -> list[PaperHit]:
         best_chunks = [h.chunks[0].chunk_id for h in hits]
@@ -190,7 +194,8 @@ def template_reason(score: float) -> str:
 
 def as_answer(result: RecommendationSet, question: str, started: float | None = None) -> Answer:
     """A recommendation list as an Answer (numbered references, one supported line each)."""
-    answer = Answer(question=question, text="", provider="recommend", timings={"retrieval_ms": result.retrieval_ms})
+    answer = Answer(question=question, text="", provider="recommend", timings={"retrieval_ms": result.retrieval_ms},
+                    coverage=result.coverage)
     if result.refused:
         closest = "\n".join(f"- {h.title}" for h in result.closest)
         answer.text = refusal_text(result.notice, closest)

@@ -116,7 +116,7 @@ def test_recommendations_follow_the_coverage_judge(seeded, verdict, refused):
     settings, _, retriever = seeded
     assistant = Assistant(settings, retriever, chat_model=FakeListChatModel(responses=[verdict, "unparsable reasons"]))
     answer = [e.answer for e in assistant.respond("What should I read on continual learning?", Conversation(), n=3) if e.kind == "answer"][0]
-    assert answer.refused is refused
+    assert answer.refused is refused and answer.coverage == (0.0 if refused else 1.0)
     if refused:
         assert "Closest, but not about this" in answer.text and not answer.references
     else:
@@ -146,3 +146,18 @@ def test_real_local_model_refuses_an_absent_topic(seeded):
     assert answer.refused, (answer.coverage, answer.text)
     assert not answer.cited_references and not answer.support
     assert answer.coverage is not None and answer.coverage < settings.judge_below
+
+
+@pytest.mark.model
+def test_real_local_model_recommends_with_grounded_reasons(seeded):
+    settings, _, retriever = seeded
+    assistant = Assistant.create(settings)
+    assert assistant.chat_model is not None, assistant.model_error
+    answer = [e.answer for e in assistant.respond("What should I read on continual or lifelong learning?", Conversation(), n=3)
+              if e.kind == "answer"][0]
+    assert answer.provider == "recommend" and not answer.refused and answer.coverage is not None
+    assert len(answer.references) == 3
+    for ref, support in zip(answer.references, answer.support):
+        assert ref.evidence[0] in ref.abstract  # the quote is a sentence of the paper's abstract
+        assert len(support.text) > 15 and support.citations == [ref.number]
+        assert f"[{ref.number}]: {support.text}" in answer.text
