@@ -875,7 +875,8 @@ def build_app(assistant_or_loader: Assistant | Backend | Callable[[Callable[[str
                         srcs = gr.Dropdown(choices=info["sources"], multiselect=True, label="Source file",
                                            info="Only papers from these corpus files (none: all)")
                         n_sources = gr.Slider(1, 10, step=1, value=5, label="Number of sources",
-                                              info="Papers given to the model, or recommended")
+                                              info="Most papers given to the model (their sentences also fit "
+                                                   "ASSISTANT_CONTEXT_TOKENS), or papers recommended")
                         provider = gr.Dropdown(choices=backend.providers() or ["local", "extractive"],
                                                value=(backend.assistant.settings.provider if backend.assistant else "local"),
                                                label="Provider", info="local model, or extractive (no LLM)")

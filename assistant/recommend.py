@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .chain import AnswerChain, format_sources, judge_threshold, judge_yes, refusal_text
+from .chain import AnswerChain, judge_messages, judge_threshold, judge_yes, refusal_text
 from .coverage import Gaps, find_gaps
 from .prompts import load as load_prompt
 from .records import Answer, PaperHit, Recommendation, Reference, SentenceSupport
@@ -119,9 +119,9 @@ class Recommender:
         papers, two evidence sentences each), the form its thresholds were calibrated on."""
         if self.chat_model is None or self.settings.judge_below <= 0:
             return bool(gaps) or cosine < self.settings.refuse_below
-        chain = AnswerChain(self.settings, self.retriever)
+        chain = AnswerChain(self.settings, self.retriever, self.chat_model)
         evidence = chain.gather(interest, hits[: chain.context_papers])
-        messages = load_prompt("relevance").messages(sources=format_sources(chain.references(evidence)), question=interest)
+        messages = judge_messages(chain.references(evidence), interest)
         try:
             result.coverage = judge_yes(self.chat_model, messages)
         except Exception:  # noqa: BLE001 - no verdict: recommend as usual

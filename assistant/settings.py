@@ -62,6 +62,12 @@ class Settings:
     llm_threads: int = _describe("CPU threads for the local model.", 2)
     llm_ctx: int = _describe("Context window of the local model in tokens.", 2048)
     max_tokens: int = _describe("Most tokens generated per answer.", 256)
+    context_tokens: int = _describe(
+        "With an LLM: most tokens of sources (titles and evidence sentences, estimated at 5 "
+        "characters per token) put in the prompt. The local model's first token waits for the "
+        "prefill of the whole prompt; see docs/benchmarks.md for the size chosen. 0: no limit.",
+        200,
+    )
     temperature: float = _describe("Sampling temperature.", 0.1)
     refuse_below: float = _describe(
         "Without a model judge (extractive): refuse when the best evidence cosine is below this (calibrated on dev absent).",
@@ -69,14 +75,14 @@ class Settings:
     )
     judge_below: float = _describe(
         "With an LLM: refuse when its P(the sources cover the question) is below this "
-        "(calibrated on dev absent vs the rest; 0 turns the check off).",
-        0.5,
+        "(calibrated on dev absent vs the rest with the default context_tokens; 0 turns the check off).",
+        0.7,
     )
     judge_sure: float = _describe(
         "With an LLM: when the question names something no paper mentions (a name, acronym or "
         "quoted title), refuse unless P(the sources cover the question) is at least this "
         "(chosen on benchmarks/coverage_questions.jsonl, checked on dev).",
-        0.7,
+        0.8,
     )
     support_threshold: float = _describe(
         "Sentence-evidence cosine needed to mark a sentence supported.", 0.55

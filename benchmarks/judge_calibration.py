@@ -21,9 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from assistant.chain import format_sources, judge_yes  # noqa: E402
+from assistant.chain import judge_messages, judge_yes  # noqa: E402
 from assistant.coverage import find_gaps  # noqa: E402
-from assistant.prompts import load as load_prompt  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import load_settings  # noqa: E402
 
@@ -36,7 +35,7 @@ def score(assistant: Assistant, item: dict) -> dict:
     hits = chain.retriever.search(question, k=10)
     evidence = chain.gather(question, hits[: chain.context_papers])
     refs = chain.references(evidence)
-    messages = load_prompt("relevance").messages(sources=format_sources(refs), question=question)
+    messages = judge_messages(refs, question)
     gaps = find_gaps(question, chain.retriever.unknown_terms, [h.title for h in hits],
                      [p.get("abstract", "") for p in evidence.papers.values()])
     t0 = time.perf_counter()
@@ -50,13 +49,13 @@ def table(rows: list[dict]) -> str:
     other = [r for r in rows if r["type"] != "absent"]
     lines = ["| judge_below | refuse_below | refusal accuracy (absent) | false refusals (rest) |", "|---|---|---|---|"]
     for gate in (0.0, 0.45):
-        for t in (0.45, 0.5, 0.55, 0.6):
+        for t in (0.5, 0.6, 0.65, 0.7, 0.75):
             refused = lambda r: r["p"] < t or r["cos"] < gate  # noqa: E731
             lines.append(f"| {t:.2f} | {gate or 'off'} | {sum(map(refused, absent)) / len(absent):.2f} "
                          f"| {sum(map(refused, other)) / len(other):.3f} |")
     lines += ["", "With the coverage gaps (a name or quoted title no paper has) and the judge:", "",
               "| judge_below | judge_sure (with a gap) | refusal accuracy (absent) | false refusals (rest) |", "|---|---|---|---|"]
-    for t in (0.45, 0.5, 0.55):
+    for t in (0.6, 0.65, 0.7, 0.75):
         for sure in (0.0, 0.7, 0.8, 0.9, 1.01):
             refused = lambda r: r["p"] < (max(t, sure) if r.get("gaps") else t)  # noqa: E731
             label = "gaps alone refuse" if sure > 1 else (f"{sure:.2f}" if sure else "off")

@@ -40,14 +40,13 @@ def prefill(model_path: str, threads: int) -> None:
 
 
 def chain(assistant, n: int) -> None:  # noqa: ANN001
-    from assistant.chain import Conversation, format_sources
-    from assistant.prompts import load as load_prompt
+    from assistant.chain import Conversation, answer_messages
 
     llama = assistant.chat_model.client
     items = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines()]
     for item in [i for i in items if i["type"] in ("lookup", "fact")][:n]:
         answer = [e.answer for e in assistant.respond(item["question"], Conversation()) if e.kind == "answer"][0]
-        messages = load_prompt("answer").messages(sources=format_sources(answer.references), question=item["question"])
+        messages = answer_messages(answer.references, item["question"])
         text = "\n".join(str(getattr(m, "content", m[-1] if isinstance(m, tuple) else m)) for m in messages)
         t = answer.timings
         print(f"{item['id']}: prompt {len(llama.tokenize(text.encode()))} tokens, judge {t.get('judge_s')} s, "

@@ -3,7 +3,7 @@
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from assistant.chain import REFUSAL, AnswerChain, Conversation, QuestionError, judge_yes, rule_condense
+from assistant.chain import REFUSAL, AnswerChain, Conversation, QuestionError, _fit_budget, approx_tokens, judge_yes, rule_condense
 from assistant.service import Assistant
 
 LOOKUP = "Which paper's agent plays an AAA cowboy open-world game purely from screen pixels, emitting keyboard and mouse operations?"
@@ -42,6 +42,42 @@ def test_uncited_factual_sentence_is_marked(seeded):
     chain = chain_with(seeded, ["The agent plays the game from screen images and outputs keyboard and mouse actions."])
     answer = chain.ask(LOOKUP)
     assert answer.support[0].supported is False and answer.support[0].reason == "no citation"
+
+
+def _budget_case():
+    texts = ["a" * 100, "b" * 50, "c" * 100, "d" * 400, "e" * 60]  # 21, 11, 21, 81, 13 tokens
+    ranked = {"p1": [0, 1], "p2": [2], "p3": [3], "p4": [4]}
+    titles = {"p1": "T" * 20, "p2": "T" * 20, "p3": "T" * 20, "p4": "T" * 20}  # 5 tokens, +3 for "[n] "
+    scores = [0.9, 0.5, 0.8, 0.7, 0.6]
+    return ["p1", "p2", "p3", "p4"], titles, ranked, texts, scores
+
+
+def test_approx_tokens_counts_five_characters_a_token():
+    assert approx_tokens("") == 1 and approx_tokens("x" * 50) == 11
+
+
+def test_budget_takes_each_papers_best_sentence_in_rank_order_then_the_rest():
+    order, titles, ranked, texts, scores = _budget_case()
+    # p1 29, p2 29 -> 58; p3 (89) does not fit in 100, p4 (21) does -> 79; p1's second (11) -> 90
+    assert _fit_budget(order, titles, ranked, texts, scores, 100, per_paper=2) == {"p1": [0, 1], "p2": [2], "p4": [4]}
+
+
+def test_budget_caps_sentences_per_paper_and_always_keeps_the_first_paper():
+    order, titles, ranked, texts, scores = _budget_case()
+    assert _fit_budget(order, titles, ranked, texts, scores, 1000, per_paper=1) == {"p1": [0], "p2": [2], "p3": [3], "p4": [4]}
+    assert _fit_budget(["p3", "p1"], titles, ranked, texts, scores, 10, per_paper=2) == {"p3": [3]}
+
+
+def test_sources_fit_the_context_budget_only_with_a_model(seeded):
+    settings, _, retriever = seeded
+    tight = AnswerChain(settings.with_overrides(context_tokens=120), retriever, FakeListChatModel(responses=["x"]))
+    refs = tight.references(tight.gather(LOOKUP, retriever.search(LOOKUP, k=5)))
+    assert refs[0].title == GOLD and [r.number for r in refs] == list(range(1, len(refs) + 1))
+    used = sum(approx_tokens(r.title) + 3 + sum(approx_tokens(e) for e in r.evidence) for r in refs)
+    assert len(refs) < 5 and (used <= 120 or len(refs) == 1)
+    extractive = AnswerChain(settings.with_overrides(context_tokens=120), retriever)
+    refs = extractive.references(extractive.gather(LOOKUP, retriever.search(LOOKUP, k=5)))
+    assert len(refs) == 5 and all(len(r.evidence) == 2 for r in refs)
 
 
 def test_model_failure_falls_back_to_extractive(seeded):

@@ -6,7 +6,7 @@ EXPECTED = {
     "answer": {"sources", "question"},
     "recommend": {"interest", "papers"},
     "condense": {"history", "question"},
-    "relevance": {"sources", "question"},
+    "relevance": {"system", "request"},
 }
 
 
@@ -42,12 +42,15 @@ def test_answer_prompt_puts_instructions_after_the_sources():
     assert not user.rstrip().endswith("Answer:")
 
 
-def test_relevance_prompt_shares_the_answer_prompt_prefix():
-    """Same system text and sources-then-question opening: llama.cpp reuses the prefill."""
-    answer, judge = load("answer").render(sources="S", question="Q"), load("relevance").render(sources="S", question="Q")
-    assert answer[0] == judge[0]
-    head = answer[1].split("Instructions:")[0]
-    assert judge[1].startswith(head) and "yes or no" in judge[1]
+def test_judge_prompt_is_the_answer_prompt_then_the_question():
+    """The whole answer prompt comes first: llama.cpp reuses its prefill for the answer."""
+    from assistant.chain import answer_messages, judge_messages
+    from assistant.records import Reference
+
+    refs = [Reference(number=1, paper_id="p", title="T", page_date="", source="", abstract="A.", evidence=["A."], spans=[(0, 2)])]
+    answer, judge = answer_messages(refs, "Q?"), judge_messages(refs, "Q?")
+    assert judge[0] == answer[0]
+    assert judge[1][1].startswith(answer[1][1]) and judge[1][1].rstrip().endswith("yes or no.")
 
 
 def test_unknown_prompt_is_a_clear_error():
