@@ -135,11 +135,15 @@ class AnswerChain:
         if not conversation.turns:
             return question
         previous = conversation.turns[-1]
-        if self.chat_model is not None:
+        cited = [r.title for r in conversation.last_cited()]
+        if self.chat_model is not None and not (cited and _ANAPHORA.search(question)):
+            # "it"/"they" after a cited answer refers to its first-cited paper (answers start
+            # with the most relevant one): no model call, which costs ~7 s before the answer's
+            # own prefill (docs/benchmarks.md); anything else is rewritten by the model.
             rewritten = self._llm_condense(question, conversation)
             if rewritten:
                 return rewritten
-        return rule_condense(question, previous.question, [r.title for r in conversation.last_cited()])
+        return rule_condense(question, previous.question, cited)
 
     def _llm_condense(self, question: str, conversation: Conversation) -> str:
         history = "\n".join(

@@ -27,6 +27,11 @@ _INTENT = re.compile(
 )
 _MORE = re.compile(r"^\s*(show |give me |any )?(some )?more\b|^\s*others?\??\s*$|\bmore (papers|like (this|these))\b", re.I)
 _LINE = re.compile(r"^\s*(\d{1,2})[.):]\s*(.+)$")
+_LEAD = re.compile(
+    r"^\s*(please\s+)?((recommend|suggest)\w*( me)?( some)?( good)?( papers| reading)?|what should i read( next)?|"
+    r"(some\s+)?papers|reading)\s+(on|about|for|in)\s+",
+    re.I,
+)
 
 
 def is_recommendation(question: str) -> bool:
@@ -204,7 +209,7 @@ def as_answer(result: RecommendationSet, question: str, started: float | None = 
         answer.retrieved = result.hits or result.closest
         _finish(answer, started)
         return answer
-    lines = [f"Papers to read on {result.interest}:", ""]
+    lines = [list_heading(result.interest), ""]
     for item in result.items:
         date = f" ({item.page_date})" if item.page_date else ""
         lines.append(f"{item.rank}. **{item.title}**{date} [{item.rank}]: {item.reason}")
@@ -219,6 +224,17 @@ def as_answer(result: RecommendationSet, question: str, started: float | None = 
     answer.notice = answer.gaps = result.notice
     _finish(answer, started)
     return answer
+
+
+def list_heading(interest: str) -> str:
+    """The line above a list: the topic without the request's wording, when it is short."""
+    if interest.startswith("papers like "):
+        return f"Papers like {interest[len('papers like '):]}:"
+    topic, led = _LEAD.subn("", interest, count=1)
+    topic = topic.strip().rstrip("?.!:; ")
+    if not topic or len(topic) > 100 or is_recommendation(topic) or (not led and "?" in interest):
+        return "Papers to read:"
+    return f"Papers to read on {topic}:"
 
 
 def _finish(answer: Answer, started: float | None) -> None:

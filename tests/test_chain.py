@@ -3,7 +3,8 @@
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from assistant.chain import REFUSAL, AnswerChain, Conversation, QuestionError, _fit_budget, approx_tokens, judge_yes, rule_condense
+from assistant.chain import REFUSAL, AnswerChain, Conversation, QuestionError, Turn, _fit_budget, approx_tokens, judge_yes, rule_condense
+from assistant.recommend import list_heading
 from assistant.service import Assistant
 
 LOOKUP = "Which paper's agent plays an AAA cowboy open-world game purely from screen pixels, emitting keyboard and mouse operations?"
@@ -132,9 +133,36 @@ def test_empty_or_huge_question_is_refused_clearly(seeded, question):
         chain_with(seeded, ["unused"]).ask(question)
 
 
+def test_followup_about_the_cited_paper_needs_no_rewrite_call(seeded):
+    """'it' after a cited answer: the rule names the first-cited paper; the model is only asked
+    to judge and answer (a rewrite call would have taken the next reply)."""
+    chain = chain_with(seeded, ["Yes", "Cradle plays Red Dead Redemption II from screen images [1].",
+                                "Yes", "Cradle reflects on its past actions [1]."])
+    conversation = Conversation()
+    first = chain.ask(LOOKUP, conversation)
+    conversation.turns.append(Turn(LOOKUP, first))
+    follow = chain.ask("What modules make it up?", conversation)
+    assert follow.standalone_query == f"What modules make it up? ({GOLD})"
+    assert follow.text == "Cradle reflects on its past actions [1]." and follow.references[0].title == GOLD
+
+
 def test_rule_condense_carries_the_subject():
     assert "Cradle paper" in rule_condense("What dataset did it use?", "prev", ["Cradle paper"])
     assert rule_condense("Which paper studies grokking in LLM pretraining?", "prev", ["X"]) == "Which paper studies grokking in LLM pretraining?"
+
+
+@pytest.mark.parametrize("interest, heading", [
+    ("Recommend papers on zero-shot text-to-speech.", "Papers to read on zero-shot text-to-speech:"),
+    ("What should I read on continual learning?", "Papers to read on continual learning:"),
+    ("diffusion models", "Papers to read on diffusion models:"),
+    ("What should I read next?", "Papers to read:"),
+    ("Which papers propose ways to optimize prompts automatically?", "Papers to read:"),
+    ("I'm getting into domain generalization for image classification: train on one or more source domains, "
+     "test on unseen target domains. What should I read from this collection?", "Papers to read:"),
+    ("papers like \u201cCradle\u201d", "Papers like \u201cCradle\u201d:"),
+])
+def test_list_heading_names_the_topic_not_the_request(interest, heading):
+    assert list_heading(interest) == heading
 
 
 def test_recommendation_more_excludes_shown_papers(seeded):
