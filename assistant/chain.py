@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import citations
-from .coverage import Gaps, find_gaps
+from .coverage import Gaps, find_gaps, named_terms
 from .prompts import load as load_prompt
 from .records import Answer, PaperHit, Reference
 from .retrieve import Filters, Retriever
@@ -210,6 +210,12 @@ class AnswerChain:
         abstracts = [p.get("abstract", "") for p in evidence.papers.values()]
         return find_gaps(question, self.retriever.unknown_terms, titles, abstracts)
 
+    def named(self, question: str, refs: list[Reference], gaps: Gaps | None = None) -> list[str]:
+        """What the question names that is rare in the corpus and in a source (lowers the judge's bar)."""
+        missing = set(gaps.terms) if gaps else set()
+        terms = [t for t in named_terms(question) if t not in missing]
+        return self.retriever.rare_named(terms, [f"{r.title}. {r.abstract}" for r in refs])
+
     def too_weak(self, evidence: Evidence) -> bool:
         """Embedding-score refusal, used when no model judges coverage.
 
@@ -244,7 +250,7 @@ class AnswerChain:
             return False
         finally:
             answer.timings["judge_s"] = round(time.perf_counter() - t0, 3)
-        return answer.coverage < judge_threshold(self.settings, gaps)
+        return answer.coverage < judge_threshold(self.settings, gaps, self.named(answer.question, answer.references, gaps))
 
     # ------------------------------------------------------------ outcomes
 
@@ -305,9 +311,14 @@ class AnswerChain:
             ref.cited = ref.number in cited
 
 
-def judge_threshold(settings: Any, gaps: Gaps | None) -> float:
-    """P(yes) needed to answer: higher when the question names something no paper mentions."""
-    return max(settings.judge_below, settings.judge_sure) if gaps else settings.judge_below
+def judge_threshold(settings: Any, gaps: Gaps | None, named: list[str] | None = None) -> float:
+    """P(yes) needed to answer: higher when the question names something no paper mentions,
+    lower when it names something rare that a source contains."""
+    if gaps:
+        return max(settings.judge_below, settings.judge_sure)
+    if named:
+        return min(settings.judge_below, settings.judge_named)
+    return settings.judge_below
 
 
 def refusal_text(detail: str = "", closest: str = "") -> str:

@@ -103,6 +103,23 @@ def unknown_terms(terms: Iterable[str], tokenize: Callable[[str], list[str]], vo
     return out
 
 
+def rare_matches(terms: Iterable[str], tokenize: Callable[[str], list[str]], doc_freq: Callable[[str], int | None],
+                 texts: Iterable[str], limit: int) -> list[str]:
+    """Terms that are rare in the corpus (their rarest word in at most ``limit`` papers) and
+    whose every word occurs in one of ``texts`` (the sources): the question names what a
+    source is about (``Cradle``, ``Red Dead Redemption``), not a word every paper uses (``LLM``)."""
+    bags = [set(tokenize(t)) for t in texts]
+    out = []
+    for term in terms:
+        tokens = tokenize(term)
+        freqs = [doc_freq(t) for t in tokens]
+        if not tokens or any(f is None for f in freqs) or min(f for f in freqs if f is not None) > limit:
+            continue
+        if any(set(tokens) <= bag for bag in bags):
+            out.append(term)
+    return out
+
+
 def _title_words(text: str) -> set[str]:
     """Folded words of a title (LaTeX, case, accents and punctuation folded per word)."""
     return {w for w in (fold_title(part) for part in text.split()) if len(w) > 1}

@@ -126,12 +126,12 @@ class Recommender:
             return bool(gaps) or cosine < self.settings.refuse_below
         chain = AnswerChain(self.settings, self.retriever, self.chat_model)
         evidence = chain.gather(interest, hits[: chain.context_papers])
-        messages = judge_messages(chain.references(evidence), interest)
+        refs = chain.references(evidence)
         try:
-            result.coverage = judge_yes(self.chat_model, messages)
+            result.coverage = judge_yes(self.chat_model, judge_messages(refs, interest))
         except Exception:  # noqa: BLE001 - no verdict: recommend as usual
             return False
-        return result.coverage < judge_threshold(self.settings, gaps)
+        return result.coverage < judge_threshold(self.settings, gaps, chain.named(interest, refs, gaps))
 
     def _diversify(self, hits: list[PaperHit], n: int) -> list[PaperHit]:
         best_chunks = [h.chunks[0].chunk_id for h in hits]

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .coverage import unknown_terms
+from .coverage import rare_matches, unknown_terms
 from .records import ChunkHit, PaperHit
 from .store import Store, paper_record
 
@@ -377,6 +377,20 @@ class Retriever:
         if not index.ids:
             return []
         return unknown_terms(terms, _stem_query, index.retriever.vocab_dict.__contains__)
+
+    def rare_named(self, terms: list[str], texts: list[str]) -> list[str]:
+        """Those of ``terms`` rare in the corpus (in at most max(3, 0.1%) of the papers) that
+        occur, every word, in one of ``texts``."""
+        index = self.bm25()
+        if not terms or not index.ids:
+            return []
+        indptr, vocab = index.retriever.scores["indptr"], index.retriever.vocab_dict
+
+        def doc_freq(token: str) -> int | None:
+            i = vocab.get(token)
+            return None if i is None else int(indptr[i + 1] - indptr[i])
+
+        return rare_matches(terms, _stem_query, doc_freq, texts, max(3, len(index.ids) // 1000))
 
     # ------------------------------------------------------------ sides
 

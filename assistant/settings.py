@@ -84,6 +84,12 @@ class Settings:
         "(chosen on benchmarks/coverage_questions.jsonl, checked on dev).",
         0.8,
     )
+    judge_named: float = _describe(
+        "With an LLM: when the question names something rare in the corpus (in at most 0.1% of "
+        "the papers, 3 at least) that a source contains (\"What is Cradle?\"), refuse only below "
+        "this P(the sources cover the question).",
+        0.5,
+    )
     support_threshold: float = _describe(
         "Sentence-evidence cosine needed to mark a sentence supported.", 0.55
     )

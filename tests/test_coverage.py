@@ -4,7 +4,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant.chain import REFUSAL, AnswerChain
-from assistant.coverage import Gaps, missing_titles, named_terms, quoted_spans, title_matches, unknown_terms
+from assistant.coverage import Gaps, missing_titles, named_terms, quoted_spans, rare_matches, title_matches, unknown_terms
 from assistant.recommend import Recommender, as_answer
 
 
@@ -71,6 +71,15 @@ def test_unknown_terms_needs_every_token_in_the_vocabulary():
     assert unknown_terms(["the"], lambda t: [], vocab.__contains__) == []  # only stopwords: no verdict
 
 
+def test_rare_matches_needs_a_rare_word_and_every_word_in_one_source():
+    tokenize = lambda t: [w.lower().strip(".,:") for w in t.replace("-", " ").split()]  # noqa: E731
+    freq = {"cradle": 1, "red": 2, "dead": 1, "llm": 38, "agent": 40}
+    sources = ["Cradle: an agent for Red Dead Redemption II.", "An LLM agent."]
+    assert rare_matches(["Cradle", "LLM", "Red Dead", "Minecraft"], tokenize, freq.get, sources, limit=3) == ["Cradle", "Red Dead"]
+    assert rare_matches(["Cradle"], tokenize, freq.get, ["An LLM agent."], limit=3) == []  # rare, but in no source
+    assert rare_matches(["LLM agent"], tokenize, freq.get, sources, limit=3) == []  # every word is common
+
+
 def test_gaps_describe_names_what_is_missing():
     assert not Gaps()
     text = Gaps(["Minecraft", "DP-SGD"], ["A Missing Title Here"]).describe()
@@ -124,6 +133,30 @@ def test_judge_must_be_sure_when_a_name_is_missing(seeded):
     assert unsure.refused and unsure.coverage == 0.6
     sure = AnswerChain(settings, retriever, Judge(responses=["An answer [1]."], p=0.95)).ask(q)
     assert not sure.refused and "mentions Minecraft" in sure.notice
+
+
+def test_retriever_finds_rare_names_that_a_source_contains(seeded):
+    _, _, retriever = seeded
+    cradle = "Towards General Computer Control: A Multimodal Agent for Red Dead Redemption II. Cradle plays it."
+    assert retriever.rare_named(["Cradle", "Redemption", "LLMs", "Minecraft"], [cradle]) == ["Cradle", "Redemption"]
+
+
+def test_judge_needs_less_when_a_rare_name_is_in_a_source(seeded):
+    """'What is Cradle?' scored P(yes) 0.68 with the local model: under judge_below, yet the
+    question names the top source's system."""
+
+    class Judge(FakeListChatModel):
+        p: float = 0.6
+
+        def yes_probability(self, messages):
+            return self.p
+
+    settings, _, retriever = seeded
+    named = AnswerChain(settings, retriever, Judge(responses=["Cradle is an agent framework [1]."])).ask("What is Cradle?")
+    assert not named.refused and named.references[0].title.startswith("Towards General Computer Control")
+    unnamed = AnswerChain(settings, retriever, Judge(responses=["An answer [1]."])).ask(
+        "Which paper's agent plays a cowboy game from screen pixels?")
+    assert unnamed.refused and unnamed.coverage == 0.6
 
 
 def test_recommender_refuses_an_interest_naming_an_unmentioned_thing(seeded):
