@@ -110,7 +110,8 @@ class AnswerChain:
         t0 = time.perf_counter()
         hits = self.retriever.search(query, k=max(10, self.settings.top_k), filters=filters)
         retrieval_ms = (time.perf_counter() - t0) * 1000
-        evidence = self.gather(query, hits[: self.context_papers])
+        # The follow-up rule only appends the subject's title: rank sentences by what is asked.
+        evidence = self.gather(question if query.startswith(f"{question} (") else query, hits[: self.context_papers])
         answer = Answer(question=question, text="", standalone_query=query, retrieved=hits, provider=self.provider)
         answer.references = self.references(evidence)
         gaps = self.gaps(question, evidence)

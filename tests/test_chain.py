@@ -144,6 +144,8 @@ def test_followup_about_the_cited_paper_needs_no_rewrite_call(seeded):
     follow = chain.ask("What modules make it up?", conversation)
     assert follow.standalone_query == f"What modules make it up? ({GOLD})"
     assert follow.text == "Cradle reflects on its past actions [1]." and follow.references[0].title == GOLD
+    asked = chain.references(chain.gather("What modules make it up?", follow.retrieved[:5]))
+    assert follow.references[0].evidence == asked[0].evidence  # sentences ranked by the question, not the title
 
 
 def test_rule_condense_carries_the_subject():
