@@ -166,11 +166,12 @@ class Recommender:
     def _grounded(self, reasons: dict[int, str], hits: list[PaperHit], quotes: dict) -> dict[int, str]:
         """Keep a model's reason only if it is close to the quoted sentence it must rest on."""
         keep: dict[int, str] = {}
-        for rank, reason in reasons.items():
+        for rank, line in reasons.items():
             if not 1 <= rank <= len(hits):
                 continue
+            reason = first_sentence(without_title(line, hits[rank - 1].display_title))
             title = fold_title(hits[rank - 1].display_title)
-            if fold_title(reason) in title or title in fold_title(reason):
+            if len(reason) <= 15 or fold_title(reason) in title or title in fold_title(reason):
                 continue  # a bare title is no reason
             quote = quotes[hits[rank - 1].paper_id][0]
             vec = self.embeddings.embed_array([reason, quote])
@@ -180,16 +181,26 @@ class Recommender:
 
 
 def parse_reasons(text: str) -> dict[int, str]:
-    """``1. reason`` lines -> {1: "reason"} (first sentence only)."""
+    """``1. reason`` lines -> {1: "reason"} (the whole line; see :func:`first_sentence`)."""
     out: dict[int, str] = {}
     for line in text.splitlines():
         match = _LINE.match(line)
         if match and int(match.group(1)) not in out:
-            reason = match.group(2).strip().strip("*").strip()
-            first = re.split(r"(?<=[.!?])\s", reason, maxsplit=1)[0]
-            if len(first) > 15:
-                out[int(match.group(1))] = first
+            out[int(match.group(1))] = match.group(2).strip().strip("*").strip()
     return out
+
+
+def without_title(line: str, title: str) -> str:
+    """The line without a leading copy of the paper's title ("Title. It shows ..." -> "It shows ...")."""
+    folded = fold_title(title)
+    pieces = re.split(r"(?<=[.!?:;\u2014-])\s+", line.strip())
+    while len(pieces) > 1 and fold_title(pieces[0]) and fold_title(pieces[0]) in folded:
+        pieces.pop(0)
+    return " ".join(pieces)
+
+
+def first_sentence(text: str) -> str:
+    return re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
 
 
 def template_reason(score: float) -> str:

@@ -4,7 +4,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant.chain import REFUSAL, AnswerChain, Conversation, QuestionError, Turn, _fit_budget, approx_tokens, judge_yes, rule_condense
-from assistant.recommend import list_heading
+from assistant.recommend import first_sentence, list_heading, parse_reasons, without_title
 from assistant.service import Assistant
 
 LOOKUP = "Which paper's agent plays an AAA cowboy open-world game purely from screen pixels, emitting keyboard and mouse operations?"
@@ -167,6 +167,24 @@ def test_list_heading_names_the_topic_not_the_request(interest, heading):
     assert list_heading(interest) == heading
 
 
+def test_reasons_are_parsed_per_numbered_line():
+    text = "Here you go:\n1. It shows X. More.\n2) **It adds Y.**\n1. duplicate\nnot numbered"
+    assert parse_reasons(text) == {1: "It shows X. More.", 2: "It adds Y."}
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("LeanAgent: Lifelong Learning for Formal Theorem Proving. It analyzes lifelong metrics.", "It analyzes lifelong metrics."),
+    ("It analyzes lifelong metrics.", "It analyzes lifelong metrics."),
+    ("LeanAgent: Lifelong Learning for Formal Theorem Proving", "Lifelong Learning for Formal Theorem Proving"),  # still no reason
+])
+def test_a_copied_title_is_cut_from_a_reason(line, reason):
+    assert without_title(line, "LeanAgent: Lifelong Learning for Formal Theorem Proving") == reason
+
+
+def test_first_sentence_keeps_abbreviations_with_commas():
+    assert first_sentence("It needs stability, i.e., memory. Then more.") == "It needs stability, i.e., memory."
+
+
 def test_recommendation_more_excludes_shown_papers(seeded):
     settings, _, retriever = seeded
     assistant = Assistant(settings.with_overrides(provider="extractive"), retriever)
@@ -227,3 +245,5 @@ def test_real_local_model_recommends_with_grounded_reasons(seeded):
         assert ref.evidence[0] in ref.abstract  # the quote is a sentence of the paper's abstract
         assert len(support.text) > 15 and support.citations == [ref.number]
         assert f"[{ref.number}]: {support.text}" in answer.text
+    # the model wrote reasons (it used to echo titles, and every line fell back to the template)
+    assert any("see the quoted sentence" not in s.text for s in answer.support), answer.text
