@@ -158,7 +158,7 @@ class Recommender:
         listing = "\n".join(f"{i}. {h.display_title}\n   Quote: \u201c{quotes[h.paper_id][0]}\u201d" for i, h in enumerate(hits, 1))
         messages = load_prompt("recommend").messages(interest=interest, papers=listing)
         try:
-            reply = self.chat_model.invoke(messages, max_tokens=60 * len(hits))
+            reply = self.chat_model.invoke(messages, max_tokens=60 * len(hits), temperature=0.0)
         except Exception:  # noqa: BLE001 - reasons fall back to the template
             return {}
         return self._grounded(parse_reasons(str(reply.content)), hits, quotes)
@@ -181,19 +181,25 @@ class Recommender:
 
 
 def parse_reasons(text: str) -> dict[int, str]:
-    """``1. reason`` lines -> {1: "reason"} (the whole line; see :func:`first_sentence`)."""
+    """``1. reason`` lines -> {1: "reason"}; lines under a numbered one continue it (the model
+    sometimes puts the title on the numbered line and the reason below)."""
     out: dict[int, str] = {}
+    current = None
     for line in text.splitlines():
         match = _LINE.match(line)
-        if match and int(match.group(1)) not in out:
-            out[int(match.group(1))] = match.group(2).strip().strip("*").strip()
+        if match:
+            current = int(match.group(1)) if int(match.group(1)) not in out else None
+            if current is not None:
+                out[current] = match.group(2).strip().strip("*").strip()
+        elif current is not None and line.strip():
+            out[current] += "\n" + line.strip().strip("*").strip()
     return out
 
 
 def without_title(line: str, title: str) -> str:
     """The line without a leading copy of the paper's title ("Title. It shows ..." -> "It shows ...")."""
     folded = fold_title(title)
-    pieces = re.split(r"(?<=[.!?:;\u2014-])\s+", line.strip())
+    pieces = [p for p in re.split(r"\s*\n\s*|(?<=[.!?:;\u2014-])\s+", line.strip()) if p]
     while len(pieces) > 1 and fold_title(pieces[0]) and fold_title(pieces[0]) in folded:
         pieces.pop(0)
     return " ".join(pieces)

@@ -170,6 +170,9 @@ def test_list_heading_names_the_topic_not_the_request(interest, heading):
 def test_reasons_are_parsed_per_numbered_line():
     text = "Here you go:\n1. It shows X. More.\n2) **It adds Y.**\n1. duplicate\nnot numbered"
     assert parse_reasons(text) == {1: "It shows X. More.", 2: "It adds Y."}
+    below = "1. LeanAgent: Lifelong Learning\n   It analyzes metrics.\n\n2. Other"
+    assert parse_reasons(below) == {1: "LeanAgent: Lifelong Learning\nIt analyzes metrics.", 2: "Other"}
+    assert without_title(parse_reasons(below)[1], "LeanAgent: Lifelong Learning") == "It analyzes metrics."
 
 
 @pytest.mark.parametrize("line, reason", [
