@@ -261,7 +261,11 @@ def test_errors_are_chat_messages(fake_app, open_page):
     page = open_page(fake_app)
     page.page.fill("#pa-question textarea", "x" * 2500)
     page.page.keyboard.press("Enter")
-    page.wait_status("The question is", 30)
+    try:
+        page.wait_status("The question is", 30)
+    except AssertionError:  # on loaded cores the first Enter can come before the page listens
+        page.page.get_by_role("button", name="Ask").click()
+        page.wait_status("The question is", 60)
     assert "the limit is 2,000" in page.last_reply().inner_text()
     assert "Traceback" not in page.page.inner_text("#pa-chat")
     page.page.fill("#pa-question textarea", "   ")
