@@ -104,14 +104,13 @@ class AnswerChain:
         started = time.perf_counter()
         question = check_question(question, self.settings.max_question_chars)
         conversation = conversation or Conversation()
-        query = self.condense(question, conversation)
+        query, asked = self.condense(question, conversation)
         if query != question:
             yield Event("status", f"Searching for: {query}")
         t0 = time.perf_counter()
         hits = self.retriever.search(query, k=max(10, self.settings.top_k), filters=filters)
         retrieval_ms = (time.perf_counter() - t0) * 1000
-        # The follow-up rule only appends the subject's title: rank sentences by what is asked.
-        evidence = self.gather(question if query.startswith(f"{question} (") else query, hits[: self.context_papers])
+        evidence = self.gather(asked, hits[: self.context_papers])
         answer = Answer(question=question, text="", standalone_query=query, retrieved=hits, provider=self.provider)
         answer.references = self.references(evidence)
         gaps = self.gaps(question, evidence)
@@ -131,10 +130,12 @@ class AnswerChain:
 
     # ------------------------------------------------------------ steps
 
-    def condense(self, question: str, conversation: Conversation) -> str:
-        """A standalone query for a follow-up (LLM rewrite, else a simple rule)."""
+    def condense(self, question: str, conversation: Conversation) -> tuple[str, str]:
+        """(the search query, the text evidence sentences are ranked by) for a question: a
+        follow-up is rewritten by the model, or by a rule that only appends the subject's title,
+        in which case the sentences are ranked by what is asked."""
         if not conversation.turns:
-            return question
+            return question, question
         previous = conversation.turns[-1]
         cited = [r.title for r in conversation.last_cited()]
         if self.chat_model is not None and not (cited and _ANAPHORA.search(question)):
@@ -143,8 +144,8 @@ class AnswerChain:
             # own prefill (docs/benchmarks.md); anything else is rewritten by the model.
             rewritten = self._llm_condense(question, conversation)
             if rewritten:
-                return rewritten
-        return rule_condense(question, previous.question, cited)
+                return rewritten, rewritten
+        return rule_condense(question, previous.question, cited), question
 
     def _llm_condense(self, question: str, conversation: Conversation) -> str:
         history = "\n".join(
