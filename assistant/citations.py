@@ -65,12 +65,18 @@ def _rewrite(text: str, fn: Callable[[list[int], str], str]) -> str:
     return _MARKER.sub(repl, text)
 
 
+def marker_uses(text: str) -> list[int]:
+    """Citation numbers of every marker in order, one entry per use (the one marker grammar:
+    ``[1]``, ``[1, 2]``, ``[1-3]``, ``[Source 2]``; ``[2023]`` is a year, not a citation)."""
+    found: list[int] = []
+    for m in _MARKER.finditer(text or ""):
+        found.extend(_expand(m.group()) or [])
+    return found
+
+
 def parse_markers(text: str) -> list[int]:
     """Citation numbers in order of first appearance (each number once)."""
-    found: list[int] = []
-    for m in _MARKER.finditer(text):
-        found.extend(n for n in _expand(m.group()) or [] if n not in found)
-    return found
+    return list(dict.fromkeys(marker_uses(text)))
 
 
 _CANONICAL_RUN = re.compile(r"\[[1-9]\d?\](?:[ \t]*\[[1-9]\d?\])+")

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .settings import REPO_ROOT, describe, load_settings, quiet_environment
+from .settings import REPO_ROOT, load_settings, quiet_environment
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -26,7 +26,29 @@ class UserError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
 
 
+def count_arg(limit: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to ``limit``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"must be between 1 and {limit} (got {value})")
+        return value
+
+    return parse
+
+
+CREATES_INDEX = ("ingest", "eval-beir")  # commands that may make a new data directory
+
+
 def _settings(args: argparse.Namespace):  # noqa: ANN202
+    data_dir = getattr(args, "data_dir", None)
+    if data_dir and getattr(args, "command", "") not in CREATES_INDEX and not Path(data_dir).expanduser().is_dir():
+        raise UserError(f"no data directory {data_dir}: check the path, or create the index there with "
+                        f"'assistant ingest --data-dir {data_dir}'")
     return load_settings(
         data_dir=getattr(args, "data_dir", None),
         provider=getattr(args, "provider", None),
@@ -133,25 +155,57 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 @command("settings")
 def cmd_settings(args: argparse.Namespace) -> int:
-    for env, help_text, default in describe():
-        print(f"{env:<28} {help_text} [default: {default}]")
+    """Every setting, group by group, from the settings model (with the value now in force)."""
+    from .settings import describe
+
+    current = load_settings()
+    if args.json:
+        print(json.dumps(current.model_dump(mode="json"), indent=2))
+        return 0
+    group = ""
+    for row in describe(current):
+        if row.group != group:
+            group = row.group
+            print(f"[{group}]")
+        limits = f" [{row.bounds}]" if row.bounds else ""
+        print(f"  {row.env:<34} = {row.value!s:<10} {row.description}{limits}")
     return 0
 
 
 @command("bench")
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import cmd_bench as run_bench
+    """``assistant bench ARGS``: ``benchmarks.run`` of the source checkout parses ARGS and runs."""
+    bench = _benchmarks()
+    if bench is None:
+        raise UserError(f"benchmarks need the source checkout: benchmarks/ is not installed (none in {REPO_ROOT})")
+    return bench.main(args.args, prog="assistant bench")
 
-    return run_bench(args)
+
+def _benchmarks():  # noqa: ANN202 - the module benchmarks.run, or None
+    """The checkout's ``benchmarks.run``, or None when this package does not run from a
+    source checkout (benchmarks are never installed)."""
+    import importlib
+
+    if not (REPO_ROOT / "benchmarks" / "run.py").is_file():
+        return None
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    try:
+        module = importlib.import_module("benchmarks.run")
+    except ModuleNotFoundError as exc:  # another "benchmarks" came first on sys.path
+        if exc.name not in ("benchmarks", "benchmarks.run"):
+            raise
+        return None
+    return module if Path(module.__file__).resolve().parent.parent == REPO_ROOT.resolve() else None
 
 
 def _check_question(text: str, settings) -> str:  # noqa: ANN001
-    text = (text or "").strip()
-    if not text:
-        raise UserError("the question is empty")
-    if len(text) > settings.max_question_chars:
-        raise UserError(f"the question is {len(text)} characters; the limit is {settings.max_question_chars}")
-    return text
+    from .question import QuestionError, check_question
+
+    try:
+        return check_question(text, settings.app.max_question_chars)
+    except QuestionError as exc:
+        raise UserError(str(exc)) from None
 
 
 # ---------------------------------------------------------------- parser
@@ -182,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="ranked papers for a query")
     p.add_argument("query")
-    p.add_argument("-k", type=int, default=5, help="number of papers")
+    p.add_argument("-k", type=count_arg(100), default=5, help="number of papers (1-100)")
     p.add_argument("--date", action="append", help="only papers from this page date (repeatable)")
     p.add_argument("--source", action="append", help="only papers from this source file (repeatable)")
     p.add_argument("--json", action="store_true")
@@ -192,10 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _common(p)
 
-    sub.add_parser("settings", help="every setting with its environment variable")
-    from .bench import add_parser as add_bench_parser
-
-    add_bench_parser(sub)
+    p = sub.add_parser("settings", help="every setting with its environment variable, bounds and current value")
+    p.add_argument("--json", action="store_true", help="the current settings as JSON, by group")
+    # every argument (--help too) goes to benchmarks/run.py, imported only when bench runs
+    p = sub.add_parser("bench", help="measure ingest, embedding, retrieval and model speed; write docs/benchmarks.md "
+                       "(source checkout only; see assistant bench --help)", add_help=False, prefix_chars="\0")
+    p.add_argument("args", nargs="*")
     for extend in EXTENSIONS:
         extend(sub, _common, _llm_flags)
     return parser
@@ -238,4 +294,8 @@ def _load_extensions() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    # ``python -m assistant.cli``: run the imported module's main, where the commands that other
+    # modules define register themselves (this file's ``__main__`` copy has its own registry).
+    from assistant.cli import main as _main
+
+    raise SystemExit(_main())

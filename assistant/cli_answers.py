@@ -14,7 +14,11 @@ def extend(sub, common, llm_flags) -> None:  # noqa: ANN001
     p = sub.add_parser("ask", help="answer a question with checked citations (streams)")
     p.add_argument("question")
     p.add_argument("--followup", action="append", default=[], help="further questions in the same conversation")
-    p.add_argument("--json", action="store_true", help="print the eval record instead of streaming")
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the eval record instead of streaming")
+    output.add_argument("--export", choices=["md", "bib"],
+                        help="print, instead of the streamed answer, the answer and its references as a Markdown "
+                             "document (md) or the BibTeX of the cited papers (bib), e.g. > references.bib")
     p.add_argument("--date", action="append", help="only papers from this page date")
     p.add_argument("--source", action="append", help="only papers from this source file")
     common(p)
@@ -43,7 +47,8 @@ def _assistant(args: argparse.Namespace):  # noqa: ANN202
     return assistant
 
 
-def print_answer_tail(answer: Answer, out=sys.stdout) -> None:  # noqa: ANN001
+def print_answer_tail(answer: Answer, out=None) -> None:  # noqa: ANN001
+    out = out or sys.stdout  # looked up now: a default bound at import keeps a stale stream
     if answer.notice:
         print(f"\nnotice: {answer.notice}", file=out)
     cited = [r for r in answer.references if r.cited]
@@ -62,32 +67,54 @@ def print_answer_tail(answer: Answer, out=sys.stdout) -> None:  # noqa: ANN001
             print(f"  {mark} {s.text[:110]}{why}", file=out)
 
 
+def _answer(assistant, question: str, conversation, filters, stream: bool) -> Answer:  # noqa: ANN001
+    """The answer to one question; with ``stream`` its text is printed as it comes, statuses to stderr."""
+    from .chain import QuestionError
+
+    answer = None
+    try:
+        for event in assistant.respond(question, conversation, filters):
+            if event.kind == "token" and stream:
+                print(event.text, end="", flush=True)
+            elif event.kind == "status" and stream:
+                print(f"[{event.text}]", file=sys.stderr)
+            elif event.kind == "answer":
+                answer = event.answer
+    except QuestionError as exc:
+        raise UserError(str(exc)) from exc
+    assert answer is not None
+    return answer
+
+
+def export(assistant, answers: list[Answer], kind: str) -> str:  # noqa: ANN001
+    """The answers as one Markdown document each (md), or the BibTeX of their papers, each once (bib)."""
+    from .web.export import bib_entries, join_bibtex, to_markdown
+
+    if kind == "md":
+        return "\n".join(to_markdown(a) for a in answers)
+    entries = [e for a in answers for e in bib_entries(a, assistant.paper_metadata(a))]
+    return join_bibtex(list(dict.fromkeys(entries)))
+
+
 @command("ask")
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .chain import Conversation, QuestionError
+    from .chain import Conversation
     from .retrieve import Filters
 
     assistant = _assistant(args)
     conversation = Conversation()
     filters = Filters(page_dates=tuple(args.date or ()), sources=tuple(args.source or ()))
+    answers = []
     for question in [args.question, *args.followup]:
-        answer = None
-        try:
-            for event in assistant.respond(question, conversation, filters):
-                if event.kind == "token" and not args.json:
-                    print(event.text, end="", flush=True)
-                elif event.kind == "status" and not args.json:
-                    print(f"[{event.text}]", file=sys.stderr)
-                elif event.kind == "answer":
-                    answer = event.answer
-        except QuestionError as exc:
-            raise UserError(str(exc)) from exc
-        assert answer is not None
+        answer = _answer(assistant, question, conversation, filters, stream=not (args.json or args.export))
+        answers.append(answer)
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False))
-        else:
+        elif not args.export:
             print()
             print_answer_tail(answer)
+    if args.export:
+        print(export(assistant, answers, args.export), end="")
     return 0
 
 

@@ -22,12 +22,12 @@ EXTENSIONS.append(extend)
 
 @command("app")
 def cmd_app(args: argparse.Namespace) -> int:
-    from .app import AppError, check_bind, launch
+    from .web.layout import AppError, check_bind, launch
 
     settings = _settings(args).with_overrides(host=args.host, port=args.port, auth=args.auth, max_tokens=args.max_tokens)
     try:
-        check_bind(settings.host, settings.auth)  # refuse before loading anything
-        print(f"Serving on http://{settings.host}:{settings.port} (Ctrl+C to stop); the model loads in the background.")
+        check_bind(settings.app.host, settings.app.auth)  # refuse before loading anything
+        print(f"Serving on http://{settings.app.host}:{settings.app.port} (Ctrl+C to stop); the model loads in the background.")
         launch(settings, block=True, quiet=True)
     except AppError as exc:
         raise UserError(str(exc)) from exc

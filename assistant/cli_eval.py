@@ -49,11 +49,11 @@ def cmd_eval_beir(args: argparse.Namespace) -> int:
     if not qrels:
         raise UserError(f"{paths[2]}: no judgment found")
     store, summary = beir.ingest(paths[0], settings, progress=not args.quiet)
-    print(f"{settings.collection}: {summary.line()}", file=sys.stderr)
+    print(f"{settings.store.collection}: {summary.line()}", file=sys.stderr)
     retriever = make_retriever(settings, store=store, embeddings=store.embeddings)
     report = beir.evaluate(retriever, queries, qrels, modes)
     print(f"{paths[0].parent.name or paths[0].name} / {paths[2].name}: {report['queries']} queries, "
-          f"{store.count()} chunks, collection {settings.collection}")
+          f"{store.count()} chunks, collection {settings.store.collection}")
     print(beir.table(report))
     print(f"candidates p50 {report['candidates_ms_p50']:.1f} ms, p95 {report['candidates_ms_p95']:.1f} ms per query")
     if report["missing_queries"]:
@@ -61,7 +61,7 @@ def cmd_eval_beir(args: argparse.Namespace) -> int:
     if args.out:
         report |= {
             "corpus": str(paths[0]), "queries_file": str(paths[1]), "qrels": str(paths[2]),
-            "collection": settings.collection, "data_dir": str(settings.data_dir),
+            "collection": settings.store.collection, "data_dir": str(settings.store.data_dir),
             "fusion": asdict(retriever.fusion), "ingest": asdict(summary),
         }
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

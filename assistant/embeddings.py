@@ -41,6 +41,7 @@ class MiniLMEmbeddings(Embeddings):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        ort.disable_telemetry_events()  # no phone-home (see settings.quiet_environment)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -53,6 +54,11 @@ class MiniLMEmbeddings(Embeddings):
         self._tokenizer.no_padding()
         self.batch_size = batch_size
         self._lock = threading.Lock()
+
+    @property
+    def session(self):  # noqa: ANN201 - onnxruntime.InferenceSession
+        """The ONNX session (benchmarks compare against it bare)."""
+        return self._session
 
     def feed(self, texts: list[str]) -> dict[str, np.ndarray]:
         """The ONNX inputs for one batch: token ids and mask, padded to its longest text."""
@@ -100,4 +106,4 @@ def get_embeddings(threads: int = 2, batch_size: int = 32, max_tokens: int = 256
 
 
 def embeddings_for(settings) -> MiniLMEmbeddings:  # noqa: ANN001 - Settings
-    return get_embeddings(settings.embed_threads, settings.embed_batch, settings.embed_max_tokens)
+    return get_embeddings(settings.embedding.threads, settings.embedding.batch, settings.embedding.max_tokens)

@@ -145,6 +145,10 @@ def _as_text(value: object) -> str:
 def _entry_from_row(row: dict, source: str, line: int) -> RawEntry | Skipped:
     if not isinstance(row, dict):
         return Skipped(source, "not a JSON object", line)
+    for key in ("title", "abstract"):
+        kind = next((type(row[n]).__name__ for n in _ALIASES[key] if row.get(n) not in (None, "")), "")
+        if kind and kind != "str":
+            return Skipped(source, f"{key} is not text (a JSON {kind})", line)
     title = _field(row, _ALIASES["title"])
     abstract = _field(row, _ALIASES["abstract"])
     if not title:
@@ -336,7 +340,7 @@ def _plan(papers: list[Paper], state: dict, settings) -> tuple[list[tuple[Paper,
     todo: list[tuple[Paper, Chunk, int]] = []
     stale_ids: list[str] = []
     unchanged = 0
-    for paper, chunks in iter_chunks(papers, settings.chunk_size, settings.chunk_overlap):
+    for paper, chunks in iter_chunks(papers, settings.store.chunk_size, settings.store.chunk_overlap):
         have = state.get(paper.paper_id, {}).get("chunk_ids", set())
         want = {c.chunk_id for c in chunks}
         if have == want:
@@ -379,7 +383,7 @@ def index_papers(papers: list[Paper], store, settings, prune: bool = False, prog
 def _embed_and_write(todo, store, settings, progress: bool, chunk_metadata) -> None:  # noqa: ANN001
     from tqdm import tqdm
 
-    batch = max(settings.embed_batch * 8, 64)
+    batch = max(settings.embedding.batch * 8, 64)
     bar = tqdm(total=len(todo), unit="chunk", disable=not progress, desc="embedding", dynamic_ncols=True)
     papers_done: set[str] = set()
     for lo in range(0, len(todo), batch):

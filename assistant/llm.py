@@ -5,9 +5,11 @@ provider (``local``, ``openai``, ``ollama``) or None for ``extractive``.  Any
 failure to create or load a model raises ModelError with a one-line message.
 
 The local provider wraps llama-cpp-python.  A GGUF is loaded once per process
-per (path, n_ctx, n_threads) and generation is serialised by a module-level
-lock: a llama.cpp context is not thread-safe, and two generations on two CPU
-cores would only slow each other down.
+per (path, n_ctx, n_threads) and every call into it (generation, streaming,
+the yes/no forward pass) holds the process-wide model gate,
+``assistant.models.GATE``: a llama.cpp context is not thread-safe, and two
+generations on two CPU cores would only slow each other down.  It is the one
+lock on the local model; the web app queues its requests on the same gate.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, Field
 
 from assistant.local_model import ModelError, ensure_local_model
+from assistant.models import GATE as _GENERATION_LOCK  # the one gate: held around every llama.cpp call
 
 if TYPE_CHECKING:  # pragma: no cover
     from assistant.settings import Settings
@@ -53,8 +56,6 @@ OPENAI_TIMEOUT_S = 120.0
 # (resolved path, n_ctx, n_threads) -> llama_cpp.Llama, loaded once per process.
 _LLAMA_CACHE: dict[tuple[str, int, int], Any] = {}
 _LOAD_LOCK = threading.Lock()
-# Only one local generation at a time per process.
-_GENERATION_LOCK = threading.Lock()
 
 
 def _one_line(exc: BaseException) -> str:
@@ -204,7 +205,7 @@ class LocalLlamaChat(BaseChatModel):
         llama = self.client
         params = self._params(stop, kwargs)
         chat = _to_llama_messages(messages)
-        with _GENERATION_LOCK:
+        with _GENERATION_LOCK.hold():
             try:
                 response = llama.create_chat_completion(messages=chat, stream=False, **params)
             except Exception as exc:
@@ -242,7 +243,7 @@ class LocalLlamaChat(BaseChatModel):
         chat = _to_llama_messages(messages)
         # The lock is held until the stream ends or the consumer drops it
         # (closing the generator runs the finally clauses below).
-        with _GENERATION_LOCK:
+        with _GENERATION_LOCK.hold():
             try:
                 stream = llama.create_chat_completion(messages=chat, stream=True, **params)
             except Exception as exc:
@@ -296,7 +297,7 @@ class LocalLlamaChat(BaseChatModel):
         """
         llama = self.client
         tokens = _chat_tokens(llama, _to_llama_messages(convert_to_messages(messages)))
-        with _GENERATION_LOCK:
+        with _GENERATION_LOCK.hold():
             try:
                 logits = _next_token_logits(llama, tokens)
             except Exception as exc:
@@ -351,9 +352,9 @@ def _yes_share(llama: Any, logits: Any) -> float:
 
 
 def resolve_model_path(settings: "Settings") -> Path:
-    """GGUF of the local provider: settings.model_path, else the packaged model."""
-    if settings.model_path:
-        path = Path(settings.model_path).expanduser()
+    """GGUF of the local provider: settings.generation.model_path, else the packaged model."""
+    if settings.generation.model_path:
+        path = Path(settings.generation.model_path).expanduser()
         if not path.is_file():
             raise ModelError(f"local model file not found: {path}")
         return path
@@ -362,13 +363,13 @@ def resolve_model_path(settings: "Settings") -> Path:
 
 def _make_local(settings: "Settings") -> BaseChatModel:
     path = resolve_model_path(settings)
-    load_llama(path, settings.llm_ctx, settings.llm_threads)  # fail now, not mid-answer
+    load_llama(path, settings.generation.ctx, settings.generation.threads)  # fail now, not mid-answer
     return LocalLlamaChat(
         model_path=str(path),
-        n_ctx=settings.llm_ctx,
-        n_threads=settings.llm_threads,
-        max_tokens=settings.max_tokens,
-        temperature=settings.temperature,
+        n_ctx=settings.generation.ctx,
+        n_threads=settings.generation.threads,
+        max_tokens=settings.generation.max_tokens,
+        temperature=settings.generation.temperature,
     )
 
 
@@ -404,11 +405,11 @@ def _make_openai(settings: "Settings") -> BaseChatModel:
         ) from exc
     try:
         return chat_openai(
-            base_url=settings.base_url or None,
-            api_key=settings.api_key or "not-needed",
-            model=settings.model_name or DEFAULT_OPENAI_MODEL,
-            temperature=settings.temperature,
-            max_tokens=settings.max_tokens,
+            base_url=settings.generation.base_url or None,
+            api_key=settings.generation.api_key or "not-needed",
+            model=settings.generation.model_name or DEFAULT_OPENAI_MODEL,
+            temperature=settings.generation.temperature,
+            max_tokens=settings.generation.max_tokens,
             streaming=True,
             timeout=OPENAI_TIMEOUT_S,
             max_retries=1,
@@ -426,34 +427,39 @@ def _make_ollama(settings: "Settings") -> BaseChatModel:
         ) from exc
     try:
         return ChatOllama(
-            model=settings.model_name or DEFAULT_OLLAMA_MODEL,
-            base_url=settings.base_url or None,
-            temperature=settings.temperature,
-            num_predict=settings.max_tokens,
+            model=settings.generation.model_name or DEFAULT_OLLAMA_MODEL,
+            base_url=settings.generation.base_url or None,
+            temperature=settings.generation.temperature,
+            num_predict=settings.generation.max_tokens,
         )
     except Exception as exc:
         raise ModelError(f"could not create the ollama chat model: {_one_line(exc)}") from exc
 
 
+def _make_extractive(settings: "Settings") -> None:
+    return None
+
+
+# The one registry of chat model factories, by provider (``settings.PROVIDERS``).
+FACTORIES: dict[str, Any] = {
+    "local": _make_local,
+    "extractive": _make_extractive,
+    "openai": _make_openai,
+    "ollama": _make_ollama,
+}
+
+
 def make_chat_model(settings: "Settings") -> BaseChatModel | None:
-    """The chat model for settings.provider; None for ``extractive``.
+    """The chat model for settings.generation.provider; None for ``extractive``.
 
     Raises ModelError (one-line message) when the model cannot be created or
     loaded.  Remote providers are not contacted here; see check_chat_model.
     """
-    provider = (settings.provider or "local").strip().lower()
-    if provider == "extractive":
-        return None
-    if provider == "local":
-        return _make_local(settings)
-    if provider == "openai":
-        return _make_openai(settings)
-    if provider == "ollama":
-        return _make_ollama(settings)
-    raise ModelError(
-        f"unknown chat model provider {settings.provider!r}; "
-        "choose local, extractive, openai or ollama"
-    )
+    provider = settings.generation.provider
+    factory = FACTORIES.get(provider)
+    if factory is None:
+        raise ModelError(f"unknown chat model provider {provider!r}; choose {', '.join(FACTORIES)}")
+    return factory(settings)
 
 
 def _describe_model(model: BaseChatModel) -> str:

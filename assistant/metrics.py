@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from .citations import marker_uses
 from .text import fold_title
 
 # ---------------------------------------------------------------- ranking metrics
@@ -114,24 +115,6 @@ def citation_precision(cited_titles: Iterable[str], gold_titles: Iterable[str]) 
     return sum(1 for t in cited if t in gold) / len(cited)
 
 
-_MARKER = re.compile(r"\[(\d+(?:\s*[,;\u2013-]\s*\d+)*)\]")
-
-
-def parse_markers(text: str) -> list[int]:
-    """Citation numbers of ``[n]``, ``[n, m]`` and ``[n-m]`` markers, one entry per use."""
-    numbers: list[int] = []
-    for match in _MARKER.finditer(text or ""):
-        body = match.group(1)
-        for part in re.split(r"\s*[,;]\s*", body):
-            bounds = re.split(r"\s*[\u2013-]\s*", part)
-            if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit():
-                lo, hi = int(bounds[0]), int(bounds[1])
-                numbers += list(range(lo, hi + 1)) if 0 < hi - lo < 20 else [lo, hi]
-            elif part.strip().isdigit():
-                numbers.append(int(part))
-    return numbers
-
-
 def citation_validity(markers: Sequence[int], valid_numbers: Iterable[int], dangling: int = 0) -> float | None:
     """Markers that resolve / all markers; ``dangling`` adds markers already dropped."""
     valid = set(valid_numbers)
@@ -150,7 +133,7 @@ def marker_counts(record: Mapping[str, Any]) -> tuple[int, int]:
     as unresolved: ``dangling`` (an int or a list) or the numbers in a notice
     "Removed citation(s) to missing source(s): ...".
     """
-    markers = parse_markers(str(record.get("answer") or ""))
+    markers = marker_uses(str(record.get("answer") or ""))
     if record.get("references"):
         valid = {int(r["number"]) for r in record["references"] if "number" in r}
     elif record.get("valid_numbers") is not None:

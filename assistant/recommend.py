@@ -13,12 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from .chain import AnswerChain, judge_messages, judge_threshold, judge_yes, refusal_text
-from .coverage import Gaps, find_gaps
+from .chain import filter_note, refusal_text
+from .evidence import EvidenceBuilder, references
 from .prompts import load as load_prompt
 from .records import Answer, PaperHit, Recommendation, Reference, SentenceSupport
 from .retrieve import Filters, Retriever
-from .text import fold_title, sentence_spans
+from .settings import Settings
+from .text import fold_title
+from .verdict import Coverage, Verdict
 
 _INTENT = re.compile(
     r"\b(recommend\w*|what should i read|reading list|suggest\w* (some )?(papers|reading)|what to read|read next|"
@@ -52,6 +54,7 @@ class RecommendationSet:
     hits: list[PaperHit] = field(default_factory=list)  # candidates in rank order
     retrieval_ms: float = 0.0
     coverage: float | None = None  # the model's P(the papers cover the interest), if judged
+    provider: str = "extractive"  # who wrote the reasons
 
 
 def mmr(relevance: np.ndarray, vectors: np.ndarray, n: int, lam: float = 0.75) -> list[int]:
@@ -71,11 +74,13 @@ def mmr(relevance: np.ndarray, vectors: np.ndarray, n: int, lam: float = 0.75) -
 
 
 class Recommender:
-    def __init__(self, settings: Any, retriever: Retriever, chat_model: Any = None) -> None:
+    def __init__(self, settings: Settings, retriever: Retriever, chat_model: Any = None) -> None:
         self.settings = settings
         self.retriever = retriever
         self.embeddings = retriever.embeddings
         self.chat_model = chat_model
+        self.evidence = EvidenceBuilder(settings, retriever.store, retriever.embeddings)
+        self.coverage = Coverage(settings, retriever, chat_model)
 
     def recommend(self, interest: str, n: int = 5, exclude: set[str] | None = None,
                   filters: Filters | None = None, like_paper_id: str = "") -> RecommendationSet:
@@ -91,66 +96,59 @@ class Recommender:
         base = filters or Filters()
         filters = Filters(base.page_dates, base.sources, tuple(sorted(set(base.exclude_papers) | exclude)))
         t0 = time.perf_counter()
-        hits = self.retriever.search(query, k=max(3 * n, 12), filters=filters)
-        result = RecommendationSet(interest=interest, hits=hits, retrieval_ms=round((time.perf_counter() - t0) * 1000, 1))
+        pool = max(self.settings.retrieval.list_pool * n, self.settings.retrieval.list_pool_min)
+        hits = self.retriever.search(query, k=pool, filters=filters)
+        result = RecommendationSet(interest=interest, hits=hits, retrieval_ms=round((time.perf_counter() - t0) * 1000, 1),
+                                   provider=self.settings.generation.provider if self.chat_model is not None else "extractive")
         if not hits:
             result.refused = True
             return result
-        qvec = self.embeddings.embed_array([query])[0]
+        if not like_paper_id:
+            verdict = self.verdict(interest, hits)
+            result.coverage, result.notice = verdict.coverage, verdict.detail
+            if verdict.refused:
+                result.refused, result.closest = True, hits[:3]
+                result.notice = " ".join(filter(None, [result.notice, filter_note(base)]))
+                return result
+        result.items = self._items(interest, query, hits, n)
+        return result
+
+    def verdict(self, interest: str, hits: list[PaperHit]) -> Verdict:
+        """The coverage verdict on the sources as the answer chain builds them (the top papers,
+        within the answer's context budget when a model judges), the form its thresholds were
+        calibrated on; a quoted title may match any candidate."""
+        budget = self.settings.evidence.context_tokens if self.chat_model is not None else 0
+        evidence = self.evidence.gather(interest, hits[: self.settings.evidence.papers], budget)
+        verdict = self.coverage.screen(interest, evidence, titles=[h.title for h in hits])
+        if verdict.pending:
+            verdict = self.coverage.judge(verdict, interest, references(evidence))
+        return verdict
+
+    def _items(self, interest: str, query: str, hits: list[PaperHit], n: int) -> list[Recommendation]:
         picked = self._diversify(hits, n)
         papers = self.retriever.store.papers([h.paper_id for h in picked])
-        quotes = self._quotes(qvec, picked, papers)
-        best = max((q[1] for q in quotes.values()), default=0.0)
-        gaps = Gaps() if like_paper_id else find_gaps(interest, self.retriever.unknown_terms, [h.title for h in hits])
-        result.notice = gaps.describe()
-        if not like_paper_id and self._off_topic(interest, hits, max(best, hits[0].dense), gaps, result):
-            result.refused, result.closest = True, hits[:3]
-            return result
+        qvec = self.embeddings.embed_array([query])[0]
+        quotes = self.evidence.best_quotes(qvec, {h.paper_id: papers.get(h.paper_id, {}) for h in picked})
         reasons = self._reasons(interest, picked, quotes)
+        items = []
         for rank, hit in enumerate(picked, 1):
             paper = papers.get(hit.paper_id, {})
             quote, score = quotes.get(hit.paper_id, ("", 0.0))
-            result.items.append(Recommendation(
+            items.append(Recommendation(
                 rank=rank, paper_id=hit.paper_id, title=paper.get("title", hit.title),
                 page_date=paper.get("page_date", ""), reason=reasons.get(rank) or template_reason(score),
                 quote=quote, score=round(float(score), 3), source=paper.get("source", ""), abstract=paper.get("abstract", ""),
             ))
-        return result
-
-    def _off_topic(self, interest: str, hits: list[PaperHit], cosine: float, gaps: Gaps, result: RecommendationSet) -> bool:
-        """Like the answer chain: the model judges coverage when there is one, else the cosine
-        gate; an interest naming something no paper mentions needs a surer judge, or is off-topic
-        without one. The judge sees the sources exactly as the answer chain builds them (the top
-        papers, two evidence sentences each), the form its thresholds were calibrated on."""
-        if self.chat_model is None or self.settings.judge_below <= 0:
-            return bool(gaps) or cosine < self.settings.refuse_below
-        chain = AnswerChain(self.settings, self.retriever, self.chat_model)
-        evidence = chain.gather(interest, hits[: chain.context_papers])
-        refs = chain.references(evidence)
-        try:
-            result.coverage = judge_yes(self.chat_model, judge_messages(refs, interest))
-        except Exception:  # noqa: BLE001 - no verdict: recommend as usual
-            return False
-        return result.coverage < judge_threshold(self.settings, gaps, chain.named(interest, refs, gaps))
+        return items
 
     def _diversify(self, hits: list[PaperHit], n: int) -> list[PaperHit]:
         best_chunks = [h.chunks[0].chunk_id for h in hits]
-        got = self.retriever.store.collection.get(ids=best_chunks, include=["embeddings"])
-        by_id = dict(zip(got["ids"], np.asarray(got["embeddings"])))
+        ids, found = self.retriever.store.vectors(best_chunks)
+        by_id = dict(zip(ids, found))
         vectors = np.stack([by_id[c] for c in best_chunks])
         scores = np.array([h.score for h in hits])
         relevance = (scores - scores.min()) / ((scores.max() - scores.min()) or 1.0)
-        return [hits[i] for i in mmr(relevance, vectors, n)]
-
-    def _quotes(self, qvec: np.ndarray, hits: list[PaperHit], papers: dict) -> dict[str, tuple[str, float]]:
-        out: dict[str, tuple[str, float]] = {}
-        for hit in hits:
-            abstract = papers.get(hit.paper_id, {}).get("abstract", "")
-            sentences = [abstract[a:b] for a, b in sentence_spans(abstract)] or [abstract]
-            sims = self.embeddings.embed_array(sentences) @ qvec
-            i = int(np.argmax(sims))
-            out[hit.paper_id] = (sentences[i], float(sims[i]))
-        return out
+        return [hits[i] for i in mmr(relevance, vectors, n, self.settings.retrieval.mmr_lambda)]
 
     def _reasons(self, interest: str, hits: list[PaperHit], quotes: dict) -> dict[int, str]:
         if self.chat_model is None:
@@ -158,7 +156,8 @@ class Recommender:
         listing = "\n".join(f"{i}. {h.display_title}\n   Quote: \u201c{quotes[h.paper_id][0]}\u201d" for i, h in enumerate(hits, 1))
         messages = load_prompt("recommend").messages(interest=interest, papers=listing)
         try:
-            reply = self.chat_model.invoke(messages, max_tokens=60 * len(hits), temperature=0.0)
+            reply = self.chat_model.invoke(messages, max_tokens=self.settings.generation.reason_tokens * len(hits),
+                                           temperature=0.0)
         except Exception:  # noqa: BLE001 - reasons fall back to the template
             return {}
         return self._grounded(parse_reasons(str(reply.content)), hits, quotes)
@@ -175,7 +174,7 @@ class Recommender:
                 continue  # a bare title is no reason
             quote = quotes[hits[rank - 1].paper_id][0]
             vec = self.embeddings.embed_array([reason, quote])
-            if float(vec[0] @ vec[1]) >= self.settings.support_threshold - 0.1:
+            if float(vec[0] @ vec[1]) >= self.settings.judge.support_threshold - self.settings.judge.reason_margin:
                 keep[rank] = reason
         return keep
 
@@ -216,7 +215,7 @@ def template_reason(score: float) -> str:
 
 def as_answer(result: RecommendationSet, question: str, started: float | None = None) -> Answer:
     """A recommendation list as an Answer (numbered references, one supported line each)."""
-    answer = Answer(question=question, text="", provider="recommend", timings={"retrieval_ms": result.retrieval_ms},
+    answer = Answer(question=question, text="", provider=result.provider, kind="recommendations", timings={"retrieval_ms": result.retrieval_ms},
                     coverage=result.coverage)
     if result.refused:
         closest = "\n".join(f"- {h.title}" for h in result.closest)

@@ -129,7 +129,8 @@ class Answer:
     references: list[Reference] = field(default_factory=list)
     support: list[SentenceSupport] = field(default_factory=list)
     refused: bool = False
-    provider: str = ""
+    provider: str = ""  # the model that wrote it ("extractive" when none did)
+    kind: str = "answer"  # "answer" | "recommendations"
     notice: str = ""  # e.g. fallback notice
     standalone_query: str = ""
     retrieved: list[PaperHit] = field(default_factory=list)
@@ -149,6 +150,7 @@ class Answer:
             "answer": self.text,
             "retrieved": [h.title for h in self.retrieved],
             "cited": [r.title for r in self.cited_references],
+            "kind": self.kind,
             "refused": self.refused,
             "support": [
                 {
@@ -180,3 +182,22 @@ class Recommendation:
     score: float
     source: str = ""
     abstract: str = ""
+
+
+@dataclass(frozen=True)
+class Filters:
+    page_dates: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    exclude_papers: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """The date and source limits in words ('' when none): for a refusal under a filter."""
+        parts = []
+        if self.page_dates:
+            parts.append("page date " + " or ".join(self.page_dates))
+        if self.sources:
+            parts.append("source " + " or ".join(self.sources))
+        return " and ".join(parts)
+
+    def __bool__(self) -> bool:
+        return bool(self.page_dates or self.sources or self.exclude_papers)

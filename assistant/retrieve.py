@@ -27,52 +27,21 @@ then reads the chunks of the top ``k`` papers from Chroma.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from .coverage import rare_matches, unknown_terms
-from .records import ChunkHit, PaperHit
-from .store import Store, paper_record
+from .bm25 import BM25Index, load_or_build_bm25, stem_query, top_scores
+from .records import ChunkHit, Filters, PaperHit
+from .settings import Settings
+from .store import Store
 
-STOPWORDS = "en"
 MODES = ("dense", "bm25", "rrf", "hybrid")
-BM25_FORMAT = 2  # 2: one BM25 document per paper
-MAX_FETCH = 2000  # most dense chunks fetched to post-filter a date/source filter
-
-
-@dataclass(frozen=True)
-class Filters:
-    page_dates: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ()
-    exclude_papers: tuple[str, ...] = ()
-
-    def where(self) -> dict[str, Any] | None:
-        clauses: list[dict[str, Any]] = []
-        if self.page_dates:
-            clauses.append({"page_date": {"$in": list(self.page_dates)}})
-        if self.sources:
-            clauses.append({"source": {"$in": list(self.sources)}})
-        if self.exclude_papers:
-            clauses.append({"paper_id": {"$nin": list(self.exclude_papers)}})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-    def allows(self, meta: dict[str, Any]) -> bool:
-        if self.page_dates and meta.get("page_date") not in self.page_dates:
-            return False
-        if self.sources and meta.get("source") not in self.sources:
-            return False
-        return meta.get("paper_id") not in self.exclude_papers
-
-    def __bool__(self) -> bool:
-        return bool(self.page_dates or self.sources or self.exclude_papers)
 
 
 @dataclass(frozen=True)
@@ -97,155 +66,6 @@ class Fusion:
 
 PLAIN_RRF = Fusion(method="rrf", w_dense=1.0, w_bm25=1.0, rrf_k=60.0, depth=60)
 PRODUCT = Fusion(method="convex", w_dense=0.6, w_bm25=0.4, norm="max", depth=200)
-
-
-# ---------------------------------------------------------------- BM25 side
-
-
-@dataclass
-class BM25Index:
-    """BM25 over papers; ``ids[i]`` is a paper id, ``chunks[i]`` its chunk ids."""
-
-    retriever: Any
-    ids: list[str]
-    meta: list[dict[str, Any]]
-    chunks: list[list[str]] = field(default_factory=list)
-    _columns: dict[str, tuple[np.ndarray, dict[str, int]]] = field(default_factory=dict, repr=False)
-    _row: dict[str, int] = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        self._row = {pid: i for i, pid in enumerate(self.ids)}
-
-    def row(self, paper_id: str) -> int | None:
-        return self._row.get(paper_id)
-
-    def chunk_ids(self, paper_id: str) -> list[str]:
-        i = self._row.get(paper_id)
-        return self.chunks[i] if i is not None and i < len(self.chunks) else []
-
-    def chunk_counts(self) -> np.ndarray:
-        """Chunks per paper (built once)."""
-        if "__chunks__" not in self._columns:
-            counts = np.fromiter((len(c) for c in self.chunks), dtype=np.int64, count=len(self.chunks))
-            self._columns["__chunks__"] = (counts, {})
-        return self._columns["__chunks__"][0]
-
-    def column(self, key: str) -> tuple[np.ndarray, dict[str, int]]:
-        """Integer codes of one metadata field per paper, and value -> code (built once)."""
-        if key not in self._columns:
-            lookup: dict[str, int] = {}
-            codes = np.fromiter((lookup.setdefault(str(m.get(key, "")), len(lookup)) for m in self.meta),
-                                dtype=np.int32, count=len(self.meta))
-            self._columns[key] = (codes, lookup)
-        return self._columns[key]
-
-    def mask(self, filters: Filters) -> np.ndarray | None:
-        """Papers the filters allow, vectorised (no per-paper Python work per query)."""
-        if not filters:
-            return None
-        keep = np.ones(len(self.ids), dtype=bool)
-        for key, values, include in (
-            ("page_date", filters.page_dates, True),
-            ("source", filters.sources, True),
-            ("paper_id", filters.exclude_papers, False),
-        ):
-            if not values:
-                continue
-            codes, lookup = self.column(key)
-            wanted = np.array([lookup[v] for v in values if v in lookup], dtype=np.int32)
-            hit = np.isin(codes, wanted) if wanted.size else np.zeros(len(codes), dtype=bool)
-            keep &= hit if include else ~hit
-        return keep
-
-    def scores(self, query: str) -> np.ndarray | None:
-        """BM25 score of every paper (None when no query term is in the vocabulary)."""
-        if not self.ids:
-            return None
-        vocab = self.retriever.vocab_dict
-        tokens = [t for t in _stem_query(query) if t in vocab]
-        if not tokens:
-            return None
-        return self.retriever.get_scores(tokens)
-
-
-def _tokenize(texts: list[str]):  # noqa: ANN202
-    import bm25s
-    import Stemmer
-
-    return bm25s.tokenize(texts, stopwords=STOPWORDS, stemmer=Stemmer.Stemmer("english"), show_progress=False)
-
-
-def _stem_query(query: str) -> list[str]:
-    import bm25s
-    import Stemmer
-
-    tokens = bm25s.tokenize([query], stopwords=STOPWORDS, stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False)
-    return tokens[0] if tokens else []
-
-
-def bm25_text(title: str, text: str) -> str:
-    return f"{title}. {text}"
-
-
-def build_bm25(store: Store) -> BM25Index:
-    """One BM25 document per paper: its title and its abstract rebuilt from the chunks."""
-    import bm25s
-
-    by_paper: dict[str, list] = {}
-    for chunk in store.iter_chunks():
-        by_paper.setdefault(chunk.metadata.get("paper_id", ""), []).append(chunk)
-    ids: list[str] = []
-    texts: list[str] = []
-    meta: list[dict[str, Any]] = []
-    chunks: list[list[str]] = []
-    for pid, stored in by_paper.items():
-        stored.sort(key=lambda c: c.metadata.get("chunk_index", 0))
-        record = paper_record(stored)
-        ids.append(pid)
-        texts.append(bm25_text(record.get("display_title", ""), record["abstract"]))
-        meta.append({k: record.get(k, "") for k in ("paper_id", "page_date", "source")})
-        chunks.append([c.chunk_id for c in stored])
-    retriever = bm25s.BM25()
-    if texts:
-        retriever.index(_tokenize(texts), show_progress=False)
-    return BM25Index(retriever, ids, meta, chunks)
-
-
-def load_or_build_bm25(store: Store) -> BM25Index:
-    import bm25s
-
-    generation = store.generation()
-    path = store.bm25_path_if_current(generation)
-    if path is not None:
-        try:
-            extra = json.loads((path / "docs.json").read_text())
-            if extra.get("format") == BM25_FORMAT:
-                retriever = bm25s.BM25.load(str(path / "index"))
-                return BM25Index(retriever, extra["ids"], extra["meta"], extra["chunks"])
-        except (OSError, ValueError, KeyError):
-            pass
-    index = build_bm25(store)
-
-    def save(target):  # noqa: ANN001, ANN202
-        index.retriever.save(str(target / "index"))
-        docs = {"format": BM25_FORMAT, "ids": index.ids, "meta": index.meta, "chunks": index.chunks}
-        (target / "docs.json").write_text(json.dumps(docs))
-
-    if index.ids:
-        store.save_bm25(generation, save)
-    return index
-
-
-def top_scores(scores: np.ndarray, depth: int) -> np.ndarray:
-    """Indices of the ``depth`` best positive scores, best first (argpartition, no full sort)."""
-    if depth <= 0 or scores.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    if scores.size > depth:
-        part = np.argpartition(-scores, depth - 1)[:depth]
-    else:
-        part = np.arange(scores.size)
-    part = part[scores[part] > 0]
-    return part[np.argsort(-scores[part], kind="stable")]
 
 
 # ---------------------------------------------------------------- fusion (pure)
@@ -356,6 +176,8 @@ class Retriever:
     embeddings: Any
     fusion: Fusion = PRODUCT
     exact_filter_limit: int = 4000  # filtered dense search is exact numpy up to this many allowed chunks
+    max_fetch: int = 2000  # most dense chunks over-fetched to post-filter a date/source filter
+    overfetch: float = 1.5  # over-fetch factor on the allowed share when post-filtering
     _bm25: BM25Index | None = field(default=None, repr=False)
     _bm25_generation: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -376,7 +198,7 @@ class Retriever:
         index = self.bm25()
         if not index.ids:
             return []
-        return unknown_terms(terms, _stem_query, index.retriever.vocab_dict.__contains__)
+        return unknown_terms(terms, stem_query, index.retriever.vocab_dict.__contains__)
 
     def rare_named(self, terms: list[str], texts: list[str]) -> list[str]:
         """Those of ``terms`` rare in the corpus (in at most max(3, 0.1%) of the papers) that
@@ -390,7 +212,7 @@ class Retriever:
             i = vocab.get(token)
             return None if i is None else int(indptr[i + 1] - indptr[i])
 
-        return rare_matches(terms, _stem_query, doc_freq, texts, max(3, len(index.ids) // 1000))
+        return rare_matches(terms, stem_query, doc_freq, texts, max(3, len(index.ids) // 1000))
 
     # ------------------------------------------------------------ sides
 
@@ -423,35 +245,29 @@ class Retriever:
             if n_allowed <= self.exact_filter_limit:
                 return self._exact(qvec, [cid for i in np.flatnonzero(mask) for cid in index.chunks[i]], depth)
             share = n_allowed / max(count, 1)
-            fetch = int(depth / share * 1.5) + 1
-            if fetch <= MAX_FETCH:
+            fetch = int(depth / share * self.overfetch) + 1
+            if fetch <= self.max_fetch:
                 found = self._query(qvec, min(fetch, count))
                 kept = [(cid, s) for cid, s in found if _allowed(index, mask, cid)]
                 if len(kept) >= min(depth, n_allowed) or fetch >= count:
                     return kept[:depth]
-            return self._query(qvec, min(depth, n_allowed), filters.where())
+            # Chroma's ``where`` sees only a paper's first page date, not every appearance.
+            return self._exact(qvec, [cid for i in np.flatnonzero(mask) for cid in index.chunks[i]], depth)
         excluded = set(filters.exclude_papers)
         extra = sum(len(index.chunk_ids(pid)) for pid in excluded)
         found = self._query(qvec, min(depth + extra, count))
         return [(cid, s) for cid, s in found if paper_of(cid) not in excluded][:depth]
 
     def _query(self, qvec: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
-        if n <= 0:
-            return []
-        res = self.store.collection.query(
-            query_embeddings=[np.asarray(qvec, dtype=np.float32).tolist()], n_results=n, where=where, include=["distances"],
-        )
-        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0])]
+        return self.store.query(qvec, n, where)
 
     def _exact(self, qvec: np.ndarray, chunk_ids: list[str], depth: int) -> list[tuple[str, float]]:
-        if not chunk_ids:
+        ids, vectors = self.store.vectors(chunk_ids)
+        if not ids:
             return []
-        got = self.store.collection.get(ids=chunk_ids, include=["embeddings"])
-        if not got["ids"]:
-            return []
-        sims = np.asarray(got["embeddings"], dtype=np.float32) @ np.asarray(qvec, dtype=np.float32)
+        sims = vectors @ np.asarray(qvec, dtype=np.float32)
         top = np.argsort(-sims, kind="stable")[:depth]
-        return [(got["ids"][i], float(sims[i])) for i in top]
+        return [(ids[i], float(sims[i])) for i in top]
 
     def bm25_scores(self, query: str, filters: Filters) -> np.ndarray | None:
         index = self.bm25()
@@ -522,16 +338,13 @@ class Retriever:
         wanted: list[str] = []
         for r in ranked:
             wanted += index.chunk_ids(r.paper_id) or [cid for cid, _ in r.chunks]
-        got = self.store.collection.get(ids=wanted, include=["documents", "metadatas", "embeddings"])
-        if not got["ids"]:
-            return []
-        cosine = np.asarray(got["embeddings"], dtype=np.float32) @ qvec
         by_paper: dict[str, list[ChunkHit]] = {}
-        for cid, doc, meta, cos in zip(got["ids"], got["documents"], got["metadatas"], cosine):
-            pid = meta.get("paper_id") or paper_of(cid)
+        for chunk in self.store.chunks(wanted, with_vectors=True):
+            meta = chunk.metadata
+            pid = meta.get("paper_id") or paper_of(chunk.chunk_id)
             by_paper.setdefault(pid, []).append(ChunkHit(
-                cid, pid, meta.get("title", ""), doc or "", int(meta.get("start", 0)), int(meta.get("end", 0)),
-                float(cos), dict(meta),
+                chunk.chunk_id, pid, meta.get("title", ""), chunk.text, int(meta.get("start", 0)),
+                int(meta.get("end", 0)), float(chunk.vector @ qvec), meta,
             ))
         hits = []
         for r in ranked:
@@ -546,12 +359,20 @@ def _allowed(index: BM25Index, mask: np.ndarray, chunk_id: str) -> bool:
     return row is not None and bool(mask[row])
 
 
-def make_retriever(settings, store: Store | None = None, embeddings: Any = None) -> Retriever:  # noqa: ANN001
+def make_retriever(settings: Settings, store: Store | None = None, embeddings: Any = None) -> Retriever:
     from .embeddings import embeddings_for
 
     embeddings = embeddings or embeddings_for(settings)
     store = store or Store(settings, embeddings)
-    return Retriever(store=store, embeddings=embeddings)
+    return Retriever(store=store, embeddings=embeddings, **retriever_options(settings))
+
+
+def retriever_options(settings: Settings) -> dict[str, Any]:
+    """The Retriever's knobs from the settings (fusion weight and depth, filter search)."""
+    r = settings.retrieval
+    fusion = replace(PRODUCT, w_dense=r.fusion_dense, w_bm25=round(1.0 - r.fusion_dense, 6), depth=r.depth)
+    return {"fusion": fusion, "exact_filter_limit": r.exact_filter_limit, "max_fetch": r.max_fetch,
+            "overfetch": r.overfetch}
 
 
 def best_sentences(query_vec: np.ndarray, sentences: list[str], vectors: np.ndarray, n: int = 2) -> list[int]:

@@ -1,16 +1,35 @@
-"""One object wiring the stages together for the CLI and the app: routing, conversation, fallback."""
+"""One object wiring the stages together for the CLI and the app: routing, conversation, fallback.
+
+Also what both need around it: starting up (open the store, index the seed corpus when it is
+empty, load the model: :func:`start_assistant`), the per-request variant the app answers with
+(:meth:`Assistant.for_request`: another provider, number of sources, calls through the model
+gate), corpus facts and example questions for the page, and paper metadata for exports.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .chain import AnswerChain, Conversation, Event, Turn, check_question
+from .models import ModelPool, Ticket, load_chat_model
 from .recommend import Recommender, as_answer, is_recommendation, wants_more
+from .records import Answer
 from .retrieve import Filters, Retriever, make_retriever
+from .settings import REPO_ROOT
+
+LOADING = "Loading the model…"
+# Questions the seed corpus answers (offered when the store holds the seed pages).
+SEED_EXAMPLES = [
+    "How many parameters does DigitalBrain (DB1) have, and on how many tasks does it reach human-level performance?",
+    "How does LeanAgent do lifelong learning for formal theorem proving?",
+    "What should I read on continual or lifelong learning?",
+    "Which papers propose ways to optimize prompts automatically?",
+]
 
 
 @dataclass
@@ -26,7 +45,7 @@ class Assistant:
         """Open the store and, unless given one, the configured chat model (never raises for it)."""
         retriever = make_retriever(settings)
         model_error = ""
-        if chat_model is None and load_model and settings.provider != "extractive":
+        if chat_model is None and load_model and settings.generation.provider != "extractive":
             chat_model, model_error = load_chat_model(settings)
         return cls(settings, retriever, chat_model, model_error)
 
@@ -41,17 +60,35 @@ class Assistant:
     def is_empty(self) -> bool:
         return self.retriever.store.count() == 0
 
+    def for_request(self, pool: ModelPool, provider: str = "", n: int | None = None,
+                    ticket: Ticket | None = None) -> "Assistant":
+        """This assistant answering with ``provider``'s model (from ``pool``, every call through its
+        gate under ``ticket``), ``n`` papers retrieved, recommended and given to the model."""
+        chat_model, error = pool.gated(provider, ticket)
+        settings = self.settings.with_overrides(
+            provider=provider or None, top_k=int(n) if n else None, evidence_papers=int(n) if n else None)
+        return Assistant(settings, self.retriever, chat_model, error)
+
+    def paper_metadata(self, answer: Answer) -> dict[str, dict[str, Any]]:
+        """Stored fields (authors, year, venue, url...) of the answer's papers, for exports; {} on failure."""
+        if not answer.references:
+            return {}
+        try:
+            return self.retriever.store.papers([r.paper_id for r in answer.references])
+        except Exception:  # noqa: BLE001 - exports still work without the extra fields
+            return {}
+
     def respond(self, message: str, conversation: Conversation, filters: Filters | None = None,
                 mode: str = "auto", n: int | None = None) -> Iterator[Event]:
         """Route a chat message to an answer or a recommendation list; record the turn."""
-        message = check_question(message, self.settings.max_question_chars)
+        message = check_question(message, self.settings.app.max_question_chars)
         if self.is_empty():
             raise EmptyIndex("The index is empty: run 'assistant ingest' (or 'make run') to index the corpus first.")
         recommend = mode == "recommend" or (mode == "auto" and (is_recommendation(message) or (wants_more(message) and _last_was_list(conversation))))
         if recommend:
-            events = self._recommend(message, conversation, filters, n or self.settings.top_k)
+            events = self._recommend(message, conversation, filters, n or self.settings.retrieval.top_k)
         else:
-            events = self.chain.stream(message, conversation, filters)
+            events = self.chain.stream(message, conversation, filters, checked=True)
         for event in events:
             if event.kind == "answer" and event.answer is not None:
                 conversation.turns.append(Turn(message, event.answer))
@@ -72,7 +109,7 @@ class Assistant:
 
     def more_like(self, paper_id: str, conversation: Conversation, n: int | None = None) -> Iterator[Event]:
         started = time.perf_counter()
-        result = self.recommender.recommend("", n=n or self.settings.top_k, like_paper_id=paper_id, exclude=conversation.shown_papers())
+        result = self.recommender.recommend("", n=n or self.settings.retrieval.top_k, like_paper_id=paper_id, exclude=conversation.shown_papers())
         answer = as_answer(result, f"More like {paper_id}", started)
         conversation.turns.append(Turn(answer.question, answer))
         yield Event("token", answer.text)
@@ -83,25 +120,62 @@ class EmptyIndex(RuntimeError):
     """No papers are indexed."""
 
 
-def load_chat_model(settings: Any) -> tuple[Any, str]:
-    """(model, "") or (None, a one-line reason): a missing model never stops the app."""
-    from .llm import make_chat_model
-    from .local_model import ModelError
+def start_assistant(settings: Any, report: Callable[[str], None] = lambda _text: None, chat_model: Any = None,
+                    load_model: bool = True, seeds: list[Path] | None = None) -> Assistant:
+    """Open the store, index the seed corpus (or ``seeds``) if it is empty, load the model.
 
+    ``report`` is told each step (the app shows them while the page waits).
+    """
+    report("Loading the embedding model and the index…")
+    retriever = make_retriever(settings)
+    if retriever.store.count() == 0:
+        from .ingest import index_papers, load_corpus
+
+        report("The index is empty: indexing the seed corpus (first run, about a minute)…")
+        corpus = load_corpus(seeds or [REPO_ROOT / "seeds"])
+        index_papers(corpus.papers, retriever.store, settings)
+    model, error = chat_model, ""
+    if model is None and load_model and settings.generation.provider != "extractive":
+        report(LOADING)
+        model, error = load_chat_model(settings)
+    return Assistant(settings, retriever, model, error)
+
+
+def corpus_info(assistant: Assistant) -> dict[str, Any]:
+    """Papers indexed, their page dates and source files, and example questions."""
     try:
-        return make_chat_model(settings), ""
-    except ModelError as exc:
-        return None, f"The {settings.provider} model is unavailable: {exc}."
-    except Exception as exc:  # noqa: BLE001 - any loader failure becomes a notice
-        return None, f"The {settings.provider} model failed to load ({type(exc).__name__}: {exc})."
+        stats = assistant.retriever.store.stats()
+    except Exception:  # noqa: BLE001
+        stats = {"papers": 0, "page_dates": {}, "sources": {}}
+    return {
+        "papers": stats.get("papers", 0),
+        "page_dates": sorted(d for d in stats.get("page_dates", {}) if d),
+        "sources": sorted(s for s in stats.get("sources", {}) if s),
+        "examples": example_questions(assistant, stats),
+    }
+
+
+def example_questions(assistant: Assistant, stats: dict[str, Any]) -> list[str]:
+    """Example questions: fixed ones for the seed corpus, else built from a few stored titles."""
+    seeds = {p.name for p in (REPO_ROOT / "seeds").glob("*.txt")}
+    if seeds and seeds <= set(stats.get("sources", {})):
+        return list(SEED_EXAMPLES)
+    try:
+        titles = [t for t in assistant.retriever.store.sample_titles(200) if len(t) < 120]
+    except Exception:  # noqa: BLE001
+        return []
+    out = [f"What does the paper “{t}” propose?" for t in titles[:2]]
+    if titles[2:3]:
+        out.append(f"What should I read if I liked “{titles[2]}”?")
+    return out
 
 
 def _last_was_list(conversation: Conversation) -> bool:
-    return bool(conversation.turns) and conversation.turns[-1].answer.provider == "recommend"
+    return bool(conversation.turns) and conversation.turns[-1].answer.kind == "recommendations"
 
 
 def _last_interest(conversation: Conversation) -> str:
     for turn in reversed(conversation.turns):
-        if turn.answer.provider == "recommend" and not wants_more(turn.question):
+        if turn.answer.kind == "recommendations" and not wants_more(turn.question):
             return turn.question
     return ""

@@ -1,19 +1,26 @@
-"""The one settings object.
+"""The one settings model (pydantic-settings): grouped, every field described and bounded.
 
-Every field is described; each can be set by an environment variable named
-``ASSISTANT_<FIELD>`` (upper case) or by a CLI flag that overrides it.
+Each field is read from an environment variable ``ASSISTANT_<NAME>`` (``assistant settings``
+prints them all) and can be overridden by a CLI flag: ``load_settings(top_k=8)`` or
+``settings.with_overrides(judge_below=0)`` take the same flat names as the variables.
+Consumers read the groups: ``settings.retrieval.top_k``, ``settings.judge.below``.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-PROVIDERS = ("local", "extractive", "openai", "ollama")
+Provider = Literal["local", "extractive", "openai", "ollama"]
+PROVIDERS: tuple[str, ...] = get_args(Provider)
 
 
 def _default_data_dir() -> Path:
@@ -21,147 +28,268 @@ def _default_data_dir() -> Path:
     return Path(base) / "paper-assistant"
 
 
-def _describe(help_text: str, default: Any = None, factory: Any = None) -> Any:
-    meta = {"help": help_text}
-    if factory is not None:
-        return field(default_factory=factory, metadata=meta)
-    return field(default=default, metadata=meta)
+def setting(default: Any, description: str, env: str = "", **bounds: Any) -> Any:
+    """A described field; ``env`` names its variable when it is not ASSISTANT_<FIELD NAME>."""
+    extra = {"env": env} if env else None
+    if callable(default):
+        return Field(default_factory=default, description=description, json_schema_extra=extra, **bounds)
+    return Field(default, description=description, json_schema_extra=extra, **bounds)
 
 
-@dataclass(frozen=True)
-class Settings:
-    data_dir: Path = _describe(
-        "Directory holding the Chroma store, the BM25 index and assembled models.",
-        factory=_default_data_dir,
-    )
-    model_dir: Path | None = _describe(
-        "Directory for assembled model files (default: DATA_DIR/models).", None
-    )
-    collection: str = _describe("Chroma collection name.", "papers")
-    chroma_host: str = _describe(
-        "Chroma server host; empty means an embedded persistent store in DATA_DIR.", ""
-    )
-    chroma_port: int = _describe("Chroma server port (with CHROMA_HOST).", 8000)
-    embed_threads: int = _describe("CPU threads for the embedding model.", 2)
-    embed_batch: int = _describe("Texts per embedding batch (sorted by length).", 32)
-    embed_max_tokens: int = _describe("Token limit per embedded text (MiniLM: 256).", 256)
-    chunk_size: int = _describe("Target chunk size in characters.", 700)
-    chunk_overlap: int = _describe("Chunk overlap in characters.", 150)
-    top_k: int = _describe("Papers retrieved per question.", 5)
-    provider: str = _describe(
-        "Chat model provider: local, extractive, openai or ollama.", "local"
-    )
-    model_path: str = _describe(
-        "GGUF file for the local provider (default: the packaged Qwen2.5-Coder-1.5B).", ""
-    )
-    model_name: str = _describe("Model name for the openai and ollama providers.", "")
-    base_url: str = _describe(
-        "Base URL for the openai (OpenAI-compatible) or ollama provider.", ""
-    )
-    api_key: str = _describe("API key for the openai provider.", "not-needed")
-    llm_threads: int = _describe("CPU threads for the local model.", 2)
-    llm_ctx: int = _describe("Context window of the local model in tokens.", 2048)
-    max_tokens: int = _describe("Most tokens generated per answer.", 256)
-    context_tokens: int = _describe(
-        "With an LLM: most tokens of sources (titles and evidence sentences, estimated at 5 "
-        "characters per token) put in the prompt. The local model's first token waits for the "
-        "prefill of the whole prompt; see docs/benchmarks.md for the size chosen. 0: no limit.",
-        200,
-    )
-    temperature: float = _describe("Sampling temperature.", 0.1)
-    refuse_below: float = _describe(
-        "Without a model judge (extractive): refuse when the best evidence cosine is below this (calibrated on dev absent).",
-        0.45,
-    )
-    judge_below: float = _describe(
-        "With an LLM: refuse when its P(the sources cover the question) is below this "
-        "(calibrated on dev absent vs the rest with the default context_tokens; 0 turns the check off).",
-        0.7,
-    )
-    judge_sure: float = _describe(
-        "With an LLM: when the question names something no paper mentions (a name, acronym or "
-        "quoted title), refuse unless P(the sources cover the question) is at least this "
-        "(chosen on benchmarks/coverage_questions.jsonl, checked on dev).",
-        0.8,
-    )
-    judge_named: float = _describe(
-        "With an LLM: when the question names something rare in the corpus (in at most 0.1% of "
-        "the papers, 3 at least) that a source contains (\"What is Cradle?\"), refuse only below "
-        "this P(the sources cover the question).",
-        0.5,
-    )
-    support_threshold: float = _describe(
-        "Sentence-evidence cosine needed to mark a sentence supported.", 0.55
-    )
-    max_question_chars: int = _describe("Longest question accepted.", 2000)
-    host: str = _describe("Address the web app binds to.", "127.0.0.1")
-    port: int = _describe("Port of the web app.", 7860)
-    auth: str = _describe("user:password required when the app binds elsewhere.", "")
+class Group(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class StoreSettings(Group):
+    data_dir: Path = setting(_default_data_dir, "Directory holding the Chroma store, the BM25 index and assembled models.")
+    model_dir: Path | None = setting(None, "Directory for assembled model files (default: DATA_DIR/models).")
+    collection: str = setting("papers", "Chroma collection name.", min_length=1, max_length=63)
+    chroma_host: str = setting("", "Chroma server host; empty means an embedded persistent store in DATA_DIR.")
+    chroma_port: int = setting(8000, "Chroma server port (with CHROMA_HOST).", ge=1, le=65535)
+    chunk_size: int = setting(700, "Target chunk size in characters.", ge=100, le=20000)
+    chunk_overlap: int = setting(150, "Chunk overlap in characters.", ge=0, le=5000)
+
+    @field_validator("data_dir", "model_dir", mode="before")
+    @classmethod
+    def _expand(cls, value: Any) -> Any:
+        if value is None or str(value) == "":
+            return None
+        return Path(str(value)).expanduser()
 
     @property
     def models_dir(self) -> Path:
         return Path(self.model_dir) if self.model_dir else Path(self.data_dir) / "models"
 
+
+class EmbeddingSettings(Group):
+    threads: int = setting(2, "CPU threads for the embedding model.", "ASSISTANT_EMBED_THREADS", ge=1, le=64)
+    batch: int = setting(32, "Texts per embedding batch (sorted by length).", "ASSISTANT_EMBED_BATCH", ge=1, le=1024)
+    max_tokens: int = setting(256, "Token limit per embedded text (MiniLM: 256).", "ASSISTANT_EMBED_MAX_TOKENS",
+                              ge=16, le=512)
+
+
+class RetrievalSettings(Group):
+    top_k: int = setting(5, "Papers retrieved per question (and listed per recommendation).", ge=1, le=50)
+    answer_candidates: int = setting(10, "Papers retrieved before evidence is chosen for an answer (at least TOP_K).",
+                                     ge=1, le=100)
+    fusion_dense: float = setting(0.6, "Weight of the dense side in the hybrid fusion (BM25 takes the rest); "
+                                  "tuned on SciFact train.", ge=0.0, le=1.0)
+    depth: int = setting(200, "Candidates taken from each side (dense chunks, BM25 papers) before fusion.",
+                         "ASSISTANT_RETRIEVAL_DEPTH", ge=10, le=5000)
+    exact_filter_limit: int = setting(4000, "A date/source filter allowing at most this many chunks is searched "
+                                      "exactly in numpy instead of through Chroma.", ge=0, le=1_000_000)
+    max_fetch: int = setting(2000, "Most dense chunks over-fetched to post-filter a date/source filter.", ge=10,
+                             le=100_000)
+    overfetch: float = setting(1.5, "Over-fetch factor on the allowed share when post-filtering dense results.",
+                               ge=1.0, le=10.0)
+    mmr_lambda: float = setting(0.75, "Relevance vs diversity in recommendation lists (1: relevance only).",
+                                ge=0.0, le=1.0)
+    list_pool: int = setting(3, "Candidates retrieved per recommended paper, before diversifying.", ge=1, le=20)
+    list_pool_min: int = setting(12, "Fewest candidates retrieved for a recommendation list.", ge=1, le=200)
+
+
+class EvidenceSettings(Group):
+    context_tokens: int = setting(
+        200, "With an LLM: most tokens of sources (titles and evidence sentences, estimated at 5 characters per "
+        "token) put in the prompt. The local model's first token waits for the prefill of the whole prompt; see "
+        "docs/benchmarks.md for the size chosen. 0: no limit.", ge=0, le=32000)
+    per_paper: int = setting(2, "Evidence sentences per source.", "ASSISTANT_EVIDENCE_PER_PAPER", ge=1, le=10)
+    papers: int = setting(5, "Sources given to the model (the best retrieved papers).", "ASSISTANT_EVIDENCE_PAPERS",
+                          ge=1, le=20)
+    extractive_lines: int = setting(3, "Sources quoted by the extractive answer (no model).", ge=1, le=20)
+
+
+class JudgeSettings(Group):
+    refuse_below: float = setting(
+        0.45, "Without a model judge (extractive): refuse when the best evidence cosine is below this "
+        "(calibrated on dev absent).", ge=0.0, le=1.0)
+    below: float = setting(
+        0.7, "With an LLM: refuse when its P(the sources cover the question) is below this (calibrated on dev "
+        "absent vs the rest with the default context_tokens; 0 turns the check off).", "ASSISTANT_JUDGE_BELOW",
+        ge=0.0, le=1.0)
+    sure: float = setting(
+        0.8, "With an LLM: when the question names something no paper mentions (a name, acronym or quoted title), "
+        "refuse unless P(the sources cover the question) is at least this (chosen on "
+        "benchmarks/coverage_questions.jsonl, checked on dev).", "ASSISTANT_JUDGE_SURE", ge=0.0, le=1.0)
+    named: float = setting(
+        0.5, "With an LLM: when the question names something rare in the corpus (in at most 0.1% of the papers, 3 "
+        "at least) that a source contains (\"What is Cradle?\"), refuse only below this P(the sources cover the "
+        "question).", "ASSISTANT_JUDGE_NAMED", ge=0.0, le=1.0)
+    support_threshold: float = setting(0.55, "Sentence-evidence cosine needed to mark a sentence supported.",
+                                       ge=0.0, le=1.0)
+    reason_margin: float = setting(0.1, "A recommendation reason is kept when its cosine to its quote is at least "
+                                   "SUPPORT_THRESHOLD minus this.", ge=0.0, le=1.0)
+
+
+class GenerationSettings(Group):
+    provider: Provider = setting("local", "Chat model provider: local, extractive, openai or ollama.")
+    model_path: str = setting("", "GGUF file for the local provider (default: the packaged Qwen2.5-Coder-1.5B).")
+    model_name: str = setting("", "Model name for the openai and ollama providers.")
+    base_url: str = setting("", "Base URL for the openai (OpenAI-compatible) or ollama provider.")
+    api_key: str = setting("not-needed", "API key for the openai provider.")
+    threads: int = setting(2, "CPU threads for the local model.", "ASSISTANT_LLM_THREADS", ge=1, le=64)
+    ctx: int = setting(2048, "Context window of the local model in tokens.", "ASSISTANT_LLM_CTX", ge=256, le=32768)
+    max_tokens: int = setting(256, "Most tokens generated per answer.", ge=1, le=4096)
+    temperature: float = setting(0.1, "Sampling temperature.", ge=0.0, le=2.0)
+    condense_tokens: int = setting(80, "Most tokens of a follow-up rewritten by the model.", ge=8, le=512)
+    reason_tokens: int = setting(60, "Most tokens per recommended paper for the model's reasons.", ge=8, le=512)
+
+
+class AppSettings(Group):
+    host: str = setting("127.0.0.1", "Address the web app binds to.", min_length=1)
+    port: int = setting(7860, "Port of the web app.", ge=1, le=65535)
+    auth: str = setting("", "user:password required when the app binds elsewhere.")
+    max_question_chars: int = setting(2000, "Longest question accepted.", ge=10, le=100_000)
+
+
+GROUPS: dict[str, type[Group]] = {
+    "store": StoreSettings, "embedding": EmbeddingSettings, "retrieval": RetrievalSettings,
+    "evidence": EvidenceSettings, "judge": JudgeSettings, "generation": GenerationSettings, "app": AppSettings,
+}
+
+
+def env_name(name: str, info: FieldInfo) -> str:
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return str(extra.get("env") or f"ASSISTANT_{name.upper()}")
+
+
+def flat_names() -> dict[str, tuple[str, str]]:
+    """flat name (the variable without ASSISTANT_, lower case) -> (group, field)."""
+    out: dict[str, tuple[str, str]] = {}
+    for group, model in GROUPS.items():
+        for name, info in model.model_fields.items():
+            out[env_name(name, info).removeprefix("ASSISTANT_").lower()] = (group, name)
+    return out
+
+
+class _FlatEnv(PydanticBaseSettingsSource):
+    """Reads each field of each group from its own ASSISTANT_* variable."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: dict[str, str] | None) -> None:
+        super().__init__(settings_cls)
+        self.env = os.environ if env is None else env
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return from_env(self.env)
+
+
+def from_env(env: Any) -> dict[str, dict[str, Any]]:
+    """{group: {field: raw text}} of the ASSISTANT_* variables set in ``env``."""
+    values: dict[str, dict[str, Any]] = {}
+    for flat, (group, name) in flat_names().items():
+        raw = env.get(f"ASSISTANT_{flat.upper()}")
+        if raw is not None:
+            values.setdefault(group, {})[name] = raw
+    return values
+
+
+class Settings(BaseSettings):
+    """Every setting of the assistant, by group."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid")
+
+    store: StoreSettings = Field(default_factory=StoreSettings, description="Data directory, Chroma and chunking.")
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="The embedding model.")
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings, description="Hybrid search and lists.")
+    evidence: EvidenceSettings = Field(default_factory=EvidenceSettings, description="Sources given to the model.")
+    judge: JudgeSettings = Field(default_factory=JudgeSettings, description="Refusals and support checks.")
+    generation: GenerationSettings = Field(default_factory=GenerationSettings, description="The chat model.")
+    app: AppSettings = Field(default_factory=AppSettings, description="The web app.")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):  # noqa: ANN001, ANN206
+        return (init_settings, _FlatEnv(settings_cls, None))
+
+    @property
+    def models_dir(self) -> Path:
+        return self.store.models_dir
+
     def with_overrides(self, **overrides: Any) -> "Settings":
-        clean = {k: v for k, v in overrides.items() if v is not None}
-        return _coerce(replace(self, **clean))
+        """A copy with flat-named values replaced (``None`` values are ignored)."""
+        groups = self.model_dump()
+        _apply(groups, overrides)
+        return _validated(groups)
 
 
-def _coerce(settings: Settings) -> Settings:
-    values = {}
-    for f in fields(settings):
-        value = getattr(settings, f.name)
-        if f.name in ("data_dir", "model_dir") and value not in (None, ""):
-            value = Path(value).expanduser()
-        values[f.name] = value
-    return Settings(**values)
+def _apply(groups: dict[str, dict[str, Any]], overrides: dict[str, Any]) -> None:
+    names = flat_names()
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in names:
+            raise ValueError(f"unknown setting {key!r}")
+        group, name = names[key]
+        groups[group][name] = value
 
 
-def _cast(kind: Any, raw: str) -> Any:
-    text = str(kind)
-    if "int" in text and "Path" not in text:
-        return int(raw)
-    if "float" in text:
-        return float(raw)
-    if "Path" in text:
-        return Path(raw).expanduser() if raw else None
-    return raw
+def _validated(groups: dict[str, dict[str, Any]]) -> Settings:
+    try:
+        return Settings.model_validate(groups)
+    except ValidationError as exc:
+        raise ValueError(_explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    """One line per bad value, named by its environment variable."""
+    names = {v: k for k, v in flat_names().items()}
+    lines = []
+    for err in exc.errors():
+        loc = tuple(str(p) for p in err["loc"])
+        flat = names.get(loc[-2:]) if len(loc) >= 2 else None
+        where = f"ASSISTANT_{flat.upper()}" if flat else ".".join(loc)
+        lines.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
+    return "; ".join(lines)
 
 
 def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settings:
-    """Settings from defaults, then ``ASSISTANT_*`` variables, then overrides."""
-    env = os.environ if env is None else env
-    values: dict[str, Any] = {}
-    for f in fields(Settings):
-        raw = env.get(f"ASSISTANT_{f.name.upper()}")
-        if raw is None:
-            continue
-        try:
-            values[f.name] = _cast(f.type, raw)
-        except ValueError as exc:
-            raise ValueError(f"ASSISTANT_{f.name.upper()}={raw!r}: {exc}") from exc
-    settings = Settings(**values).with_overrides(**overrides)
-    if settings.provider not in PROVIDERS:
-        raise ValueError(f"unknown provider {settings.provider!r}; choose from {PROVIDERS}")
-    return settings
+    """Settings from defaults, then ``ASSISTANT_*`` variables (``env``, default os.environ), then overrides."""
+    groups: dict[str, dict[str, Any]] = {g: {} for g in GROUPS}
+    for group, values in from_env(os.environ if env is None else env).items():
+        groups[group].update(values)
+    _apply(groups, overrides)
+    return _validated(groups)
 
 
-def describe() -> list[tuple[str, str, Any]]:
-    """(env var, help, default) for every setting."""
+@dataclass(frozen=True)
+class Described:
+    group: str
+    env: str
+    value: Any
+    description: str
+    bounds: str
+
+
+def bounds_of(info: FieldInfo) -> str:
+    """The field's bounds as text, e.g. ``>= 0, <= 1``."""
+    ops = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"), ("min_length", "length >="), ("max_length", "length <="))
+    parts = [f"{op} {getattr(m, key)}" for m in info.metadata for key, op in ops if getattr(m, key, None) is not None]
+    return ", ".join(parts)
+
+
+def describe(settings: Settings | None = None) -> list[Described]:
+    """Every setting, group by group: its variable, value (default, or from ``settings``),
+    description and bounds."""
     out = []
-    for f in fields(Settings):
-        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-        out.append((f"ASSISTANT_{f.name.upper()}", f.metadata["help"], default))
+    for group, model in GROUPS.items():
+        values = getattr(settings, group) if settings is not None else model()
+        for name, info in model.model_fields.items():
+            out.append(Described(group, env_name(name, info), getattr(values, name), info.description or "",
+                                 bounds_of(info)))
     return out
 
 
 def quiet_environment() -> None:
-    """Turn off every phone-home before Chroma, Gradio or HF code is imported."""
+    """Turn off every phone-home before Chroma, Gradio, HF or onnxruntime code is imported."""
     for key, value in {
         "ANONYMIZED_TELEMETRY": "False",
         "GRADIO_ANALYTICS_ENABLED": "False",
         "HF_HUB_OFFLINE": "1",
         "HF_HUB_DISABLE_TELEMETRY": "1",
+        "ORT_DISABLE_TELEMETRY": "1",
         "TOKENIZERS_PARALLELISM": "false",
     }.items():
         os.environ.setdefault(key, value)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .records import Chunk, Paper
 from .settings import Settings, quiet_environment
 
@@ -29,9 +31,12 @@ class StoreError(RuntimeError):
 
 @dataclass
 class StoredChunk:
+    """A chunk as stored: its id, text, metadata and (when asked for) its vector."""
+
     chunk_id: str
     text: str
     metadata: dict[str, Any]
+    vector: np.ndarray | None = None
 
 
 def chunk_metadata(paper: Paper, chunk: Chunk, n_chunks: int) -> dict[str, Any]:
@@ -61,11 +66,11 @@ def _client(settings: Settings):  # noqa: ANN202 - chromadb client
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if settings.chroma_host:
+    if settings.store.chroma_host:
         return chromadb.HttpClient(
-            host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+            host=settings.store.chroma_host, port=settings.store.chroma_port, settings=chroma_settings
         )
-    path = Path(settings.data_dir) / "chroma"
+    path = Path(settings.store.data_dir) / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
@@ -78,40 +83,93 @@ class Store:
 
         self.settings = settings
         self.embeddings = embeddings
+        if not settings.store.chroma_host:
+            check_database(Path(settings.store.data_dir) / "chroma")
         try:
             self.client = _client(settings)
             self.vectorstore = Chroma(
-                collection_name=settings.collection,
+                collection_name=settings.store.collection,
                 embedding_function=embeddings,
                 client=self.client,
                 collection_configuration={"hnsw": {"space": "cosine"}},
             )
-            self.collection = self.vectorstore._collection
-        except Exception as exc:  # noqa: BLE001 - chromadb raises many kinds
+            self._chroma = self.client.get_collection(settings.store.collection, embedding_function=None)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - chromadb raises many kinds; a Rust panic is a BaseException
             raise StoreError(_explain(exc, settings)) from exc
 
     # ------------------------------------------------------------ paths
 
     @property
     def bm25_dir(self) -> Path:
-        where = self.settings.chroma_host or "local"
-        name = f"{where}_{self.settings.chroma_port if self.settings.chroma_host else ''}_{self.settings.collection}"
-        return Path(self.settings.data_dir) / "bm25" / name
+        where = self.settings.store.chroma_host or "local"
+        name = f"{where}_{self.settings.store.chroma_port if self.settings.store.chroma_host else ''}_{self.settings.store.collection}"
+        return Path(self.settings.store.data_dir) / "bm25" / name
 
     # ------------------------------------------------------------ reads
 
+    def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        """(chunk id, cosine) of the ``n`` chunks nearest ``vector``, best first; ``where`` is a
+        Chroma metadata filter (slow on large collections: callers prefer post-filtering)."""
+        if n <= 0:
+            return []
+        res = self._chroma.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()], n_results=n, where=where,
+            include=["distances"],
+        )
+        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0])]
+
+    def vectors(self, chunk_ids: list[str]) -> tuple[list[str], np.ndarray]:
+        """(ids found, their vectors as rows) for ``chunk_ids`` (order as Chroma returns them)."""
+        ids: list[str] = []
+        rows: list[np.ndarray] = []
+        wanted = list(chunk_ids)
+        for lo in range(0, len(wanted), PAGE):
+            got = self._chroma.get(ids=wanted[lo : lo + PAGE], include=["embeddings"])
+            if got["ids"]:
+                ids += list(got["ids"])
+                rows.append(np.asarray(got["embeddings"], dtype=np.float32))
+        return ids, (np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32))
+
+    def chunks(self, chunk_ids: list[str], with_vectors: bool = False) -> list[StoredChunk]:
+        """The stored chunks with these ids (text, metadata and, if asked, vectors)."""
+        if not chunk_ids:
+            return []
+        include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
+        got = self._chroma.get(ids=list(chunk_ids), include=include)
+        vectors = np.asarray(got["embeddings"], dtype=np.float32) if with_vectors and got["ids"] else None
+        return [
+            StoredChunk(cid, doc or "", dict(meta or {}), None if vectors is None else vectors[i])
+            for i, (cid, doc, meta) in enumerate(zip(got["ids"], got["documents"], got["metadatas"]))
+        ]
+
+    def sample_titles(self, limit: int = 200) -> list[str]:
+        """Distinct titles of the first ``limit`` stored chunks (display form when there is one)."""
+        got = self._chroma.get(limit=limit, include=["metadatas"])
+        titles: list[str] = []
+        for meta in got.get("metadatas") or []:
+            title = (meta or {}).get("display_title") or (meta or {}).get("title")
+            if title and title not in titles:
+                titles.append(title)
+        return titles
+
+    def collections(self) -> list[str]:
+        """Names of every collection in this Chroma (the store's own included)."""
+        return sorted(c.name if hasattr(c, "name") else str(c) for c in self.client.list_collections())
+
     def count(self) -> int:
-        return self.collection.count()
+        return self._chroma.count()
 
     def generation(self) -> str:
-        meta = self.collection.metadata or {}
+        meta = self._chroma.metadata or {}
         return str(meta.get("generation", "0"))
 
     def iter_chunks(self, include_text: bool = True) -> Iterator[StoredChunk]:
         include = ["metadatas", "documents"] if include_text else ["metadatas"]
         offset = 0
         while True:
-            page = self.collection.get(include=include, limit=PAGE, offset=offset)
+            page = self._chroma.get(include=include, limit=PAGE, offset=offset)
             ids = page["ids"]
             if not ids:
                 return
@@ -135,7 +193,7 @@ class Store:
         ids = list(dict.fromkeys(paper_ids))
         if not ids:
             return {}
-        page = self.collection.get(where={"paper_id": {"$in": ids}}, include=["metadatas", "documents"])
+        page = self._chroma.get(where={"paper_id": {"$in": ids}}, include=["metadatas", "documents"])
         out: dict[str, list[StoredChunk]] = {pid: [] for pid in ids}
         for cid, doc, meta in zip(page["ids"], page["documents"], page["metadatas"]):
             out.setdefault(meta["paper_id"], []).append(StoredChunk(cid, doc or "", dict(meta)))
@@ -165,22 +223,22 @@ class Store:
             "chunks": chunks,
             "sources": sources,
             "page_dates": dates,
-            "collection": self.settings.collection,
+            "collection": self.settings.store.collection,
             "location": self.location,
             "generation": self.generation(),
         }
 
     @property
     def location(self) -> str:
-        if self.settings.chroma_host:
-            return f"http://{self.settings.chroma_host}:{self.settings.chroma_port}"
-        return str(Path(self.settings.data_dir) / "chroma")
+        if self.settings.store.chroma_host:
+            return f"http://{self.settings.store.chroma_host}:{self.settings.store.chroma_port}"
+        return str(Path(self.settings.store.data_dir) / "chroma")
 
     # ------------------------------------------------------------ writes
 
     def upsert(self, texts: list[str], metadatas: list[dict[str, Any]], ids: list[str], vectors: list[list[float]]) -> None:
         """Write pre-embedded chunks (ids are deterministic, so this is idempotent)."""
-        self.collection.upsert(ids=ids, embeddings=vectors, documents=texts, metadatas=metadatas)
+        self._chroma.upsert(ids=ids, embeddings=vectors, documents=texts, metadatas=metadatas)
 
     def add_texts(self, texts: list[str], metadatas: list[dict[str, Any]], ids: list[str]) -> None:
         """Embed with the store's embedding model (LangChain path) and write."""
@@ -189,13 +247,13 @@ class Store:
     def delete(self, chunk_ids: Iterable[str]) -> None:
         ids = list(chunk_ids)
         for lo in range(0, len(ids), PAGE):
-            self.collection.delete(ids=ids[lo : lo + PAGE])
+            self._chroma.delete(ids=ids[lo : lo + PAGE])
 
     def bump_generation(self) -> str:
         token = uuid.uuid4().hex[:12]
-        meta = {k: v for k, v in (self.collection.metadata or {}).items() if not k.startswith("hnsw:")}
+        meta = {k: v for k, v in (self._chroma.metadata or {}).items() if not k.startswith("hnsw:")}
         meta["generation"] = token
-        self.collection.modify(metadata=meta)
+        self._chroma.modify(metadata=meta)
         shutil.rmtree(self.bm25_dir, ignore_errors=True)
         return token
 
@@ -235,12 +293,64 @@ def paper_record(chunks: list[StoredChunk]) -> dict[str, Any]:
     return meta
 
 
-def _explain(exc: Exception, settings: Settings) -> str:
+SQLITE_HEADER = b"SQLite format 3\x00"
+FULL_CHECK_BYTES = 256 * 2**20  # quick_check reads the whole file: done up to this size
+
+
+def check_database(chroma_dir: Path) -> None:
+    """Refuse a damaged Chroma database before Chroma opens it (it would panic, hang, or read
+    a zero-length file as an empty store that the app then seeds over): one message naming
+    the file and what to do. Nothing is changed on disk."""
+    path = chroma_dir / "chroma.sqlite3"
+    if not path.exists():
+        return
+    advice = (f"Nothing was changed. Move {chroma_dir} away (or restore it from a backup) and run "
+              "'assistant ingest' to index the corpus again.")
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            header = fh.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreError(f"cannot open the store at {chroma_dir}: cannot read {path} ({exc.strerror or exc}).") from exc
+    what = f"cannot open the store at {chroma_dir}: its database {path}"
+    if size == 0:
+        raise StoreError(f"{what} is empty (0 bytes): it was truncated or damaged. {advice}")
+    if header != SQLITE_HEADER:
+        raise StoreError(f"{what} is not an SQLite database: it is damaged. {advice}")
+    problem = _sqlite_problem(path, full=size <= FULL_CHECK_BYTES)
+    if problem:
+        raise StoreError(f"{what} is damaged ({problem}). {advice}")
+
+
+def _sqlite_problem(path: Path, full: bool) -> str:
+    """'' when SQLite reads the file cleanly (read-only, no lock taken), else what it said."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        return str(exc)
+    try:
+        if full:
+            rows = con.execute("PRAGMA quick_check(3)").fetchall()
+            found = [str(r[0]) for r in rows]
+            return "" if found == ["ok"] else "; ".join(found)[:300]
+        con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return ""
+    except sqlite3.OperationalError as exc:
+        return "" if "locked" in str(exc).lower() else str(exc)
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    finally:
+        con.close()
+
+
+def _explain(exc: BaseException, settings: Settings) -> str:
     text = f"{type(exc).__name__}: {exc}"
-    if settings.chroma_host:
-        return f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({text})"
+    if settings.store.chroma_host:
+        return f"cannot reach the Chroma server at {settings.store.chroma_host}:{settings.store.chroma_port} ({text})"
     lowered = text.lower()
-    where = Path(settings.data_dir) / "chroma"
+    where = Path(settings.store.data_dir) / "chroma"
     if "locked" in lowered:
         return f"the store at {where} is locked by another process; close it and retry ({text})"
     return (

@@ -18,13 +18,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+if __package__ in (None, ""):  # run as a file: import the checkout's packages
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from assistant import metrics  # noqa: E402
 from assistant.retrieve import MODES, Fusion, Retriever  # noqa: E402
+from benchmarks.paths import DEV, SEEDS  # noqa: E402
+from benchmarks.report import latency  # noqa: E402
 
-DEV = REPO.parent / "shared" / "eval" / "dev.jsonl"
 TYPES = ("lookup", "fact", "recommend", "compare", "followup", "absent")
 
 
@@ -40,7 +41,7 @@ def open_seeded(data_dir: Path):  # noqa: ANN201
 
     settings = load_settings(env={}, data_dir=data_dir)
     store = Store(settings, embeddings_for(settings))
-    summary = index_papers(load_corpus([REPO / "seeds"]).papers, store, settings)
+    summary = index_papers(load_corpus([SEEDS]).papers, store, settings)
     print(f"seeds: {summary.line()}", file=sys.stderr)
     return settings, store
 
@@ -60,7 +61,7 @@ def evaluate(retriever: Retriever, items: list[dict], mode: str, refuse_below: f
             "mrr": metrics.paper_mrr(got, gold),
             "top_cosine": hits[0].dense if hits else 0.0,
         })
-    out: dict = {"latency_ms": metrics.latency(latencies), "types": {}}
+    out: dict = {"latency_ms": latency(latencies), "types": {}}
     for kind, found in rows.items():
         if not found:
             continue
@@ -113,7 +114,7 @@ def main() -> int:
         if args.fusion:
             retriever.fusion = Fusion(**json.loads(args.fusion))
         retriever.search("warm up", k=10)
-        results = {m: evaluate(retriever, items, m, settings.refuse_below) for m in modes}
+        results = {m: evaluate(retriever, items, m, settings.judge.refuse_below) for m in modes}
     print(f"dev: {len(items)} questions, {store.count()} chunks; fusion {retriever.fusion}")
     print_table(results)
     if args.out:

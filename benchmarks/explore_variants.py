@@ -18,24 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+if __package__ in (None, ""):  # run as a file: import the checkout's packages
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from assistant import beir, metrics  # noqa: E402
-from assistant.retrieve import (  # noqa: E402
-    PLAIN_RRF,
-    Candidates,
-    Fusion,
-    _stem_query,
-    _tokenize,
-    bm25_text,
-    dense_papers,
-    fuse_papers,
-    top_scores,
-)
+from assistant.bm25 import bm25_text, stem_query, tokenize, top_scores  # noqa: E402
+from assistant.retrieve import PLAIN_RRF, Candidates, Fusion, dense_papers, fuse_papers  # noqa: E402
 from assistant.store import paper_record  # noqa: E402
-
-from tune_fusion import SCIFACT, open_store  # noqa: E402
+from benchmarks.paths import SCIFACT  # noqa: E402
+from benchmarks.tune_fusion import open_store  # noqa: E402
 
 DEPTH = 1000
 
@@ -53,14 +44,10 @@ class Corpus:
     def __init__(self, store) -> None:  # noqa: ANN001
         self.chunks = list(store.iter_chunks())
         self.ids = [c.chunk_id for c in self.chunks]
-        got = {}
-        offset = 0
-        while True:
-            page = store.collection.get(include=["embeddings"], limit=5000, offset=offset)
-            if not page["ids"]:
-                break
-            got.update(zip(page["ids"], np.asarray(page["embeddings"], dtype=np.float32)))
-            offset += len(page["ids"])
+        got: dict[str, np.ndarray] = {}
+        for lo in range(0, len(self.ids), 5000):
+            found, vectors = store.vectors(self.ids[lo : lo + 5000])
+            got.update(zip(found, vectors))
         self.matrix = np.stack([got[i] for i in self.ids])
         by_paper: dict[str, list] = {}
         for c in self.chunks:
@@ -79,14 +66,14 @@ class Corpus:
             ids = list(self.papers)
             texts = [bm25_text(p.get("display_title", ""), p["abstract"]) for p in self.papers.values()]
         model = bm25s.BM25(k1=k1, b=b, method=method)
-        model.index(_tokenize(texts), show_progress=False)
+        model.index(tokenize(texts), show_progress=False)
         return ids, model
 
 
 def sparse_lists(ids, model, texts: dict[str, str]) -> dict[str, list[tuple[str, float]]]:  # noqa: ANN001
     out = {}
     for qid, text in texts.items():
-        tokens = [t for t in _stem_query(text) if t in model.vocab_dict]
+        tokens = [t for t in stem_query(text) if t in model.vocab_dict]
         if not tokens:
             out[qid] = []
             continue
@@ -108,7 +95,7 @@ def dense_lists(corpus: Corpus, qmat: np.ndarray, qids: list[str]) -> dict[str, 
 
 
 def main() -> int:
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default="/tmp/pa-beir")
     p.add_argument("--collection", default="beir_scifact")
     p.add_argument("--qrels", default=str(SCIFACT / "qrels" / "train.tsv"))

@@ -18,23 +18,24 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+if __package__ in (None, ""):  # run as a file: import the checkout's packages
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from assistant.chain import judge_messages, judge_yes  # noqa: E402
 from assistant.coverage import find_gaps  # noqa: E402
+from assistant.evidence import references  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import load_settings  # noqa: E402
-
-DEV = REPO.parent / "shared" / "eval" / "dev.jsonl"
+from assistant.verdict import judge_messages, judge_yes  # noqa: E402
+from benchmarks import report  # noqa: E402
+from benchmarks.paths import DEV  # noqa: E402
 
 
 def score(assistant: Assistant, item: dict) -> dict:
     chain = assistant.chain
     question = item["question"]
     hits = chain.retriever.search(question, k=10)
-    evidence = chain.gather(question, hits[: chain.context_papers])
-    refs = chain.references(evidence)
+    evidence = chain.gather(question, hits)  # the best ``evidence.papers`` hits, as the chain takes them
+    refs = references(evidence)
     messages = judge_messages(refs, question)
     gaps = find_gaps(question, chain.retriever.unknown_terms, [h.title for h in hits],
                      [p.get("abstract", "") for p in evidence.papers.values()])
@@ -44,23 +45,29 @@ def score(assistant: Assistant, item: dict) -> dict:
             "gaps": gaps.describe(), "judge_s": round(time.perf_counter() - t0, 2)}
 
 
+def rates(rows: list[dict], refused) -> tuple[str, str]:  # noqa: ANN001 - refused: row -> bool
+    """Refusal accuracy on absent, false-refusal rate on the rest, formatted."""
+    absent = [r for r in rows if r["type"] == "absent"]
+    other = [r for r in rows if r["type"] != "absent"]
+    return f"{sum(map(refused, absent)) / len(absent):.2f}", f"{sum(map(refused, other)) / len(other):.3f}"
+
+
 def table(rows: list[dict]) -> str:
     absent = [r for r in rows if r["type"] == "absent"]
     other = [r for r in rows if r["type"] != "absent"]
-    lines = ["| judge_below | refuse_below | refusal accuracy (absent) | false refusals (rest) |", "|---|---|---|---|"]
+    gate_rows = []
     for gate in (0.0, 0.45):
         for t in (0.5, 0.6, 0.65, 0.7, 0.75):
-            refused = lambda r: r["p"] < t or r["cos"] < gate  # noqa: E731
-            lines.append(f"| {t:.2f} | {gate or 'off'} | {sum(map(refused, absent)) / len(absent):.2f} "
-                         f"| {sum(map(refused, other)) / len(other):.3f} |")
-    lines += ["", "With the coverage gaps (a name or quoted title no paper has) and the judge:", "",
-              "| judge_below | judge_sure (with a gap) | refusal accuracy (absent) | false refusals (rest) |", "|---|---|---|---|"]
+            gate_rows.append((f"{t:.2f}", gate or "off", *rates(rows, lambda r: r["p"] < t or r["cos"] < gate)))
+    gap_rows = []
     for t in (0.6, 0.65, 0.7, 0.75):
         for sure in (0.0, 0.7, 0.8, 0.9, 1.01):
-            refused = lambda r: r["p"] < (max(t, sure) if r.get("gaps") else t)  # noqa: E731
             label = "gaps alone refuse" if sure > 1 else (f"{sure:.2f}" if sure else "off")
-            lines.append(f"| {t:.2f} | {label} | {sum(map(refused, absent)) / len(absent):.2f} "
-                         f"| {sum(map(refused, other)) / len(other):.3f} |")
+            gap_rows.append((f"{t:.2f}", label, *rates(rows, lambda r: r["p"] < (max(t, sure) if r.get("gaps") else t))))
+    lines = report.table(("judge_below", "refuse_below", "refusal accuracy (absent)", "false refusals (rest)"), gate_rows)
+    lines += ["", "With the coverage gaps (a name or quoted title no paper has) and the judge:", ""]
+    lines += report.table(("judge_below", "judge_sure (with a gap)", "refusal accuracy (absent)",
+                           "false refusals (rest)"), gap_rows)
     gapped = [r for r in rows if r.get("gaps")]
     lines += ["", f"Gaps found in {sum(1 for r in gapped if r['type'] == 'absent')} absent and "
               f"{sum(1 for r in gapped if r['type'] != 'absent')} other questions."]

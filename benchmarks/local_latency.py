@@ -18,17 +18,18 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+if __package__ in (None, ""):  # run as a file: import the checkout's packages
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-DEV = REPO.parent / "shared" / "eval" / "dev.jsonl"
+from benchmarks.paths import DEV, SEEDS  # noqa: E402
+
 CONFIGS = ({}, {"flash_attn": True}, {"n_batch": 128, "n_ubatch": 128}, {"flash_attn": True, "n_batch": 128, "n_ubatch": 128})
 
 
 def prefill(model_path: str, threads: int) -> None:
     from llama_cpp import Llama
 
-    text = (REPO / "seeds").glob("*.txt").__next__().read_text(encoding="utf-8")[5000:9000]
+    text = SEEDS.glob("*.txt").__next__().read_text(encoding="utf-8")[5000:9000]
     for cfg in CONFIGS:
         llm = Llama(model_path=model_path, n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False, **cfg)
         tokens = llm.tokenize(text.encode())[:600]
@@ -65,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings(data_dir=args.data_dir)
     if not args.skip_prefill:
-        prefill(str(resolve_model_path(settings)), settings.llm_threads)
+        prefill(str(resolve_model_path(settings)), settings.generation.threads)
     assistant = Assistant.create(settings)
     if assistant.chat_model is None:
         sys.exit(f"no local model: {assistant.model_error}")

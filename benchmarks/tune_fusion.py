@@ -23,22 +23,21 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+if __package__ in (None, ""):  # run as a file: import the checkout's packages
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from assistant import beir, metrics  # noqa: E402
+from assistant.bm25 import BM25_FORMAT  # noqa: E402
 from assistant.retrieve import (  # noqa: E402
     PLAIN_RRF,
     PRODUCT,
-    BM25_FORMAT,
     Candidates,
     Fusion,
     Retriever,
     fuse_papers,
 )
+from benchmarks.paths import SCIFACT  # noqa: E402
 
-SCIFACT = REPO.parent / "shared" / "eval" / "scifact"
 DEPTH = 1000
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -12,16 +13,19 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-REPO = Path(__file__).resolve().parent.parent
-SEEDS = REPO / "seeds"
-SHARED = REPO.parent / "shared"
-DEV = SHARED / "eval" / "dev.jsonl"
-SCIFACT = SHARED / "eval" / "scifact"
+from benchmarks.paths import DEV, REPO, SCIFACT, SEEDS, SHARED  # noqa: E402, F401 - the one place for repo paths
 
 
 def shared_models_dir() -> Path:
     default = Path.home() / ".local" / "share" / "paper-assistant" / "models"
     return Path(os.environ.get("ASSISTANT_MODEL_DIR", default))
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for servers a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -1,20 +1,24 @@
-"""The web app's pure parts and its API, with a fake chat model over the real seed index."""
+"""The web app's pure parts and its API, with a recording chat model over the real seed index."""
 
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 
 import pytest
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage
+from conftest import free_port
+from fakes import RecordingChat
 
-from assistant import app
 from assistant.chain import Conversation
+from assistant.models import GATE, GatedModel, ModelGate, Ticket
 from assistant.records import Answer, Reference, SentenceSupport
-from assistant.service import Assistant
+from assistant.service import LOADING, SEED_EXAMPLES, Assistant, corpus_info, start_assistant
+from assistant.web.backend import Backend
+from assistant.web.export import to_bibtex, to_markdown, write_exports
+from assistant.web.layout import AppError, build_app, check_bind, launch, status_line
+from assistant.web.render import esc, highlight, md_text, render_reply, render_sources, safe_markdown
+from assistant.web.session import Request, Session, Update, respond_stream
 
 QUESTION = "How does LeanAgent do lifelong learning for formal theorem proving?"
 EVIDENCE = ("LeanAgent is a lifelong learning framework for theorem proving that continuously generalizes to and "
@@ -24,25 +28,13 @@ XSS_ABSTRACT = ("First sentence is harmless. Then <script>window.__pwned=1</scri
                 '<img src=x onerror="window.__pwned=1"> and [click](javascript:window.__pwned=1). Last one.')
 
 
-class JudgedFake(GenericFakeChatModel):
-    """A fake chat model that, like the local one, scores the coverage judge without using a reply."""
-
-    p_yes: float = 0.9
-
-    def yes_probability(self, messages) -> float:  # noqa: ANN001
-        return self.p_yes
+def answering(text: str | list[str], **replies) -> RecordingChat:  # noqa: ANN003
+    """A chat model whose answer is ``text`` (a list: one per answer); the judge says yes (0.9)."""
+    return RecordingChat(replies={"answer": text, **replies})
 
 
-def fake(*texts: str) -> GenericFakeChatModel:
-    return JudgedFake(messages=iter([AIMessage(content=t) for t in texts]))
-
-
-class BrokenChat(GenericFakeChatModel):
-    """A chat model whose server is down."""
-
-    def _stream(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        raise ConnectionError("connection refused by 127.0.0.1:8080")
-        yield  # pragma: no cover
+def ask(source, message: str, session: Session | None = None, **options) -> list[Update]:  # noqa: ANN001, ANN003
+    return list(respond_stream(source, session if session is not None else Session(), Request(message, **options)))
 
 
 def number_of(retriever, question: str, needle: str) -> int:
@@ -54,7 +46,7 @@ def number_of(retriever, question: str, needle: str) -> int:
     pytest.skip(f"retrieval no longer ranks {needle!r} in the top 5 for the test question")
 
 
-def assistant_messages(update: app.Update) -> list[str]:
+def assistant_messages(update: Update) -> list[str]:
     return [m["content"] for m in update.history if m["role"] == "assistant"]
 
 
@@ -69,9 +61,9 @@ def lean(seeded):
 
 def test_stream_grows_then_shows_cited_sources(seeded, lean):
     settings, _, retriever = seeded
-    assistant = Assistant(settings, retriever, chat_model=fake(f"{EVIDENCE} [{lean}]. It never forgets [{lean}]."))
-    session = app.Session()
-    updates = list(app.respond_stream(assistant, QUESTION, session))
+    chat = answering(f"{EVIDENCE} [{lean}]. It never forgets [{lean}].")
+    session = Session()
+    updates = ask(Assistant(settings, retriever, chat_model=chat), QUESTION, session)
 
     texts = [assistant_messages(u)[-1] for u in updates]
     streamed = [t for t, u in zip(texts, updates) if u.status == "Generating the answer…"]
@@ -86,7 +78,7 @@ def test_stream_grows_then_shows_cited_sources(seeded, lean):
     assert f"[\\[{lean}\\]](#src-{lean})" in message  # the marker links to its source card
     assert "supported by the cited abstracts" in message
 
-    panel = app.render_sources(final.answer)
+    panel = render_sources(final.answer)
     assert f'id="src-{lean}"' in panel
     assert "<mark>" in panel and "LeanAgent" in panel
     assert '<span class="pa-mark">✓</span>' in panel
@@ -94,29 +86,30 @@ def test_stream_grows_then_shows_cited_sources(seeded, lean):
     assert ref.cited and ref.spans
     # the evidence sentences are exactly what is highlighted
     a, b = ref.spans[0]
-    assert f"<mark>{app.esc(ref.abstract[a:b])}" in panel
+    assert f"<mark>{esc(ref.abstract[a:b])}" in panel
     assert set(session.shown) == {r.paper_id for r in final.answer.references}
 
 
 def test_unsupported_sentence_gets_a_cross_with_reason(seeded, lean):
     settings, _, retriever = seeded
     text = f"{EVIDENCE} [{lean}]. Bananas are the main export of Iceland and grow on glaciers [{lean}]."
-    updates = list(app.respond_stream(Assistant(settings, retriever, chat_model=fake(text)), QUESTION, app.Session()))
+    updates = ask(Assistant(settings, retriever, chat_model=answering(text)), QUESTION)
     answer = updates[-1].answer
     assert answer is not None
     assert any(not s.supported for s in answer.support)
-    panel = app.render_sources(answer)
+    panel = render_sources(answer)
     assert '<span class="pa-mark">✗</span>' in panel and "Bananas" in panel
     assert "⚠" in updates[-1].history[-1]["content"]
 
 
 def test_followup_keeps_the_conversation(seeded, lean):
     settings, _, retriever = seeded
-    assistant = Assistant(settings, retriever, chat_model=fake(
-        f"{EVIDENCE} [{lean}].", "LeanAgent lifelong learning without forgetting", f"{EVIDENCE} [1]."))
-    session = app.Session()
-    list(app.respond_stream(assistant, QUESTION, session))
-    list(app.respond_stream(assistant, "Does it forget what it learned before?", session))
+    chat = answering([f"{EVIDENCE} [{lean}].", f"{EVIDENCE} [1]."],
+                     condense="LeanAgent lifelong learning without forgetting")
+    assistant = Assistant(settings, retriever, chat_model=chat)
+    session = Session()
+    ask(assistant, QUESTION, session)
+    ask(assistant, "Does it forget what it learned before?", session)
     assert len(session.conversation.turns) == 2
     assert [m["role"] for m in session.history] == ["user", "assistant", "user", "assistant"]
     assert len(session.answers) == 2
@@ -128,27 +121,28 @@ def test_followup_keeps_the_conversation(seeded, lean):
 ])
 def test_bad_questions_become_chat_messages(seeded, message, expected):
     settings, _, retriever = seeded
-    updates = list(app.respond_stream(Assistant(settings, retriever, chat_model=fake("unused")), message, app.Session()))
+    chat = answering("unused")
+    updates = ask(Assistant(settings, retriever, chat_model=chat), message)
     reply = updates[-1].history[-1]
     assert reply["role"] == "assistant" and expected in reply["content"]
     assert "Traceback" not in reply["content"]
-    assert updates[-1].answer is None
+    assert updates[-1].answer is None and chat.calls == []
 
 
 def test_empty_index_is_a_chat_message(settings_for):
     from assistant.retrieve import make_retriever
 
     settings = settings_for()
-    assistant = Assistant(settings, make_retriever(settings), chat_model=fake("unused"))
-    updates = list(app.respond_stream(assistant, "What is grokking?", app.Session()))
+    assistant = Assistant(settings, make_retriever(settings), chat_model=answering("unused"))
+    updates = ask(assistant, "What is grokking?")
     assert "index is empty" in updates[-1].history[-1]["content"]
     assert "assistant ingest" in updates[-1].status
 
 
 def test_model_down_falls_back_with_a_notice(seeded):
     settings, _, retriever = seeded
-    broken = BrokenChat(messages=iter([]))
-    updates = list(app.respond_stream(Assistant(settings, retriever, chat_model=broken), QUESTION, app.Session()))
+    broken = answering(ConnectionError("connection refused by 127.0.0.1:8080"))  # the model's server is down
+    updates = ask(Assistant(settings, retriever, chat_model=broken), QUESTION)
     answer = updates[-1].answer
     assert answer is not None and answer.provider == "extractive"
     message = updates[-1].history[-1]["content"]
@@ -159,7 +153,7 @@ def test_model_down_falls_back_with_a_notice(seeded):
 def test_missing_model_notice(seeded):
     settings, _, retriever = seeded
     assistant = Assistant(settings, retriever, None, "The local model is unavailable: no GGUF file.")
-    updates = list(app.respond_stream(assistant, QUESTION, app.Session()))
+    updates = ask(assistant, QUESTION)
     message = updates[-1].history[-1]["content"]
     assert "unavailable" in message and "extractive" in message
     assert any("unavailable" in u.status for u in updates)
@@ -167,21 +161,20 @@ def test_missing_model_notice(seeded):
 
 def test_recommendations_are_a_ranked_list_with_reasons(seeded):
     settings, _, retriever = seeded
-    session = app.Session()
-    updates = list(app.respond_stream(Assistant(settings, retriever, None), "What should I read on continual or lifelong learning?",
-                                      session, n=4))
+    session = Session()
+    updates = ask(Assistant(settings, retriever, None), "What should I read on continual or lifelong learning?", session, n=4)
     answer = updates[-1].answer
-    assert answer is not None and answer.provider == "recommend" and len(answer.references) == 4
+    assert answer is not None and answer.kind == "recommendations" and len(answer.references) == 4
     message = updates[-1].history[-1]["content"]
     for rank in range(1, 5):
         assert f"\n{rank}. **" in message and f"(#src-{rank})" in message
     assert message.count("Why: ") == 4
-    panel = app.render_sources(answer)
+    panel = render_sources(answer)
     assert panel.count('class="pa-card') == 4 and "<mark>" in panel and "grounded in quote" in panel
 
     # "more like this" on the first paper: a new ranked list without the papers already shown
     first = answer.references[0]
-    more = list(app.respond_stream(Assistant(settings, retriever, None), "", session, n=3, more_like=first.paper_id))
+    more = ask(Assistant(settings, retriever, None), "", session, n=3, more_like=first.paper_id)
     again = more[-1].answer
     assert again is not None and again.references
     assert not {r.paper_id for r in again.references} & {r.paper_id for r in answer.references}
@@ -190,9 +183,8 @@ def test_recommendations_are_a_ranked_list_with_reasons(seeded):
 
 def test_mode_switch_forces_recommend(seeded):
     settings, _, retriever = seeded
-    updates = list(app.respond_stream(Assistant(settings, retriever, None), "length generalization in transformers",
-                                      app.Session(), mode="recommend", n=3))
-    assert updates[-1].answer is not None and updates[-1].answer.provider == "recommend"
+    updates = ask(Assistant(settings, retriever, None), "length generalization in transformers", mode="recommend", n=3)
+    assert updates[-1].answer is not None and updates[-1].answer.kind == "recommendations"
 
 
 def test_waits_for_loading_then_answers(seeded, lean):
@@ -200,14 +192,14 @@ def test_waits_for_loading_then_answers(seeded, lean):
     go = threading.Event()
 
     def loader(report):  # noqa: ANN001, ANN202
-        report(app.LOADING)
+        report(LOADING)
         go.wait(10)
-        return Assistant(settings, retriever, chat_model=fake(f"{EVIDENCE} [{lean}]."))
+        return Assistant(settings, retriever, chat_model=answering(f"{EVIDENCE} [{lean}]."))
 
-    backend = app.Backend(loader=loader).start()
-    stream = app.respond_stream(backend, QUESTION, app.Session())
+    backend = Backend(loader=loader).start()
+    stream = respond_stream(backend, Session(), Request(QUESTION))
     first = next(stream)
-    assert first.status == app.LOADING and "Loading the model" in first.history[-1]["content"]
+    assert first.status == LOADING and "Loading the model" in first.history[-1]["content"]
     go.set()
     rest = list(stream)
     assert rest[-1].answer is not None
@@ -215,7 +207,7 @@ def test_waits_for_loading_then_answers(seeded, lean):
 
 def test_queued_behind_another_generation(seeded, lean):
     settings, _, retriever = seeded
-    backend = app.Backend(assistant=Assistant(settings, retriever, chat_model=fake(f"{EVIDENCE} [{lean}].")))
+    backend = Backend(assistant=Assistant(settings, retriever, chat_model=answering(f"{EVIDENCE} [{lean}].")))
     release, holding = threading.Event(), threading.Event()
 
     def other_user() -> None:
@@ -226,7 +218,7 @@ def test_queued_behind_another_generation(seeded, lean):
     threading.Thread(target=other_user, daemon=True).start()
     holding.wait(5)
     statuses = []
-    for update in app.respond_stream(backend, QUESTION, app.Session()):
+    for update in respond_stream(backend, Session(), Request(QUESTION)):
         statuses.append(update.status)
         if update.status.startswith("Queued"):
             assert "Queued" in update.history[-1]["content"]
@@ -235,8 +227,9 @@ def test_queued_behind_another_generation(seeded, lean):
     assert statuses[-1].startswith("Done")
 
 
-def test_gate_allows_one_model_call_at_a_time():
-    gate = app.ModelGate()
+@pytest.mark.parametrize("call", ["invoke", "yes_probability"])
+def test_gate_allows_one_model_call_at_a_time(call):
+    gate = ModelGate()
     active, peak = [0], [0]
     lock = threading.Lock()
 
@@ -250,12 +243,70 @@ def test_gate_allows_one_model_call_at_a_time():
                 active[0] -= 1
             return "ok"
 
-    threads = [threading.Thread(target=app.GatedModel(Slow(), gate, app.Ticket()).invoke) for _ in range(4)]
+        yes_probability = invoke  # the coverage judge's forward pass
+
+    threads = [threading.Thread(target=getattr(GatedModel(Slow(), gate, Ticket()), call), args=(["q"],))
+               for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert peak[0] == 1 and not gate.busy and gate.waiting == 0
+
+
+def test_one_gate_for_the_local_model_and_the_app():
+    from assistant import llm
+
+    assert llm._GENERATION_LOCK is GATE  # the local model's own lock is the app's gate
+    gate = ModelGate()
+
+    class SelfGated:  # like the local model: holds the gate around each call
+        def invoke(self, *_a, **_k):  # noqa: ANN002, ANN003, ANN202
+            with gate.hold():
+                return gate.busy
+
+    got: list[bool] = []
+    call = threading.Thread(target=lambda: got.append(GatedModel(SelfGated(), gate).invoke("q")), daemon=True)
+    call.start()
+    call.join(10)
+    assert got == [True] and not gate.busy  # the wrapper's hold covers the model's own: no deadlock
+    assert GatedModel(SelfGated(), gate).yes_probability is None  # no scorer: the judge invokes instead
+    with pytest.raises(AttributeError, match="not gated"):
+        GatedModel(RecordingChat(), gate).batch  # noqa: B018 - no way around the gate
+
+
+def test_every_model_call_of_a_reply_holds_the_gate(seeded, lean):
+    settings, _, retriever = seeded
+    busy: list[tuple[str, bool]] = []
+
+    class Watched(RecordingChat):
+        def _reply(self, messages):  # noqa: ANN001, ANN202
+            busy.append(("call", GATE.busy))
+            return super()._reply(messages)
+
+        def yes_probability(self, messages) -> float:  # noqa: ANN001
+            busy.append(("judge", GATE.busy))
+            return super().yes_probability(messages)
+
+    chat = Watched(replies={"answer": f"{EVIDENCE} [{lean}].", "reasons": "1. It learns without forgetting."})
+    assistant = Assistant(settings, retriever, chat_model=chat)
+    session = Session()
+    ask(assistant, QUESTION, session)
+    ask(assistant, "What should I read on continual or lifelong learning?", session)
+    assert {"judge", "answer", "reasons"} <= set(chat.roles())
+    assert busy and all(held for _, held in busy)
+    assert not GATE.busy
+
+
+def test_request_choices_become_settings(seeded):
+    settings, _, retriever = seeded
+    backend = Backend(assistant=Assistant(settings, retriever, chat_model=answering("unused")))
+    chosen = backend.assistant_for("extractive", 3)
+    assert chosen.chat_model is None and chosen.settings.generation.provider == "extractive"
+    assert chosen.settings.retrieval.top_k == 3 and chosen.settings.evidence.papers == 3  # what the chain reads
+    default = backend.assistant_for("", None)
+    assert isinstance(default.chat_model, GatedModel)
+    assert default.settings == settings
 
 
 # ---------------------------------------------------------------- rendering and escaping
@@ -272,7 +323,7 @@ def evil_answer(page_date: str = "Mar 13") -> Answer:
 
 
 def test_sources_panel_escapes_titles_and_abstracts():
-    panel = app.render_sources(evil_answer())
+    panel = render_sources(evil_answer())
     assert "<script" not in panel and "<img" not in panel and "<b>" not in panel
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in panel
     assert "onerror=&quot;window.__pwned=1&quot;" in panel  # as text, inside no tag
@@ -282,24 +333,24 @@ def test_sources_panel_escapes_titles_and_abstracts():
 
 
 def test_chat_markdown_cannot_link_embed_or_run():
-    message = app.render_reply(evil_answer())
+    message = render_reply(evil_answer())
     assert "<" not in message.replace("&lt;", "")
     assert not re.search(r"(?<!\\)\]\(javascript:", message) and "\\[click\\](javascript:" in message
     assert "![x](" not in message
     assert "[\\[1\\]](#src-1)" in message
-    assert app.safe_markdown("a \\[click](javascript:x)") == "a \\\\\\[click\\](javascript:x)"
-    assert app.safe_markdown("`<img>` $$x$$") == "\\`&lt;img>\\` \\$\\$x\\$\\$"
-    assert app.md_text("**[x](javascript:y)**") == "\\*\\*\\[x\\](javascript:y)\\*\\*"
+    assert safe_markdown("a \\[click](javascript:x)") == "a \\\\\\[click\\](javascript:x)"
+    assert safe_markdown("`<img>` $$x$$") == "\\`&lt;img>\\` \\$\\$x\\$\\$"
+    assert md_text("**[x](javascript:y)**") == "\\*\\*\\[x\\](javascript:y)\\*\\*"
 
 
 def test_highlight_merges_and_clips_spans():
     text = "One. Two <b>. Three."
-    assert app.highlight(text, [(5, 13), (0, 4), (3, 6), (50, 60)]) == "<mark>One. Two &lt;b&gt;.</mark> Three."
-    assert app.highlight(text, []) == "One. Two &lt;b&gt;. Three."
+    assert highlight(text, [(5, 13), (0, 4), (3, 6), (50, 60)]) == "<mark>One. Two &lt;b&gt;.</mark> Three."
+    assert highlight(text, []) == "One. Two &lt;b&gt;. Three."
 
 
 def test_markdown_export():
-    md = app.to_markdown(evil_answer())
+    md = to_markdown(evil_answer())
     assert md.startswith("# What is &lt;script&gt;evil&lt;/script&gt;?")
     assert "## References" in md and "evil\\_corpus.jsonl" in md and "Mar 13" in md
     assert not re.search(r"(?<!\\)\]\(javascript:", md) and "<script" not in md
@@ -307,7 +358,7 @@ def test_markdown_export():
 
 
 def test_bibtex_export_has_no_invented_fields():
-    bib = app.to_bibtex(evil_answer())
+    bib = to_bibtex(evil_answer())
     assert bib.startswith("@misc{evil_abc123de,\n")
     assert "title = {Evil <script>window.\\_\\_pwned=1</script>" in bib
     assert "\\{50\\%\\} \\& co\\_op \\textbackslash{}x" in bib
@@ -315,25 +366,24 @@ def test_bibtex_export_has_no_invented_fields():
     for invented in ("year", "author", "url", "journal", "howpublished", "doi"):
         assert f"{invented} =" not in bib
 
-    dated = app.to_bibtex(evil_answer(page_date="Mar 13, 2024"))
+    dated = to_bibtex(evil_answer(page_date="Mar 13, 2024"))
     assert "year = {2024}" in dated and "@misc{evil2024_" in dated
     meta = {"abc123def456": {"authors": "Ada Lovelace, Alan Turing", "year": "1950", "url": "https://example.org/p",
                              "venue": "Mind"}}
-    full = app.to_bibtex(evil_answer(), meta)
+    full = to_bibtex(evil_answer(), meta)
     assert "author = {Ada Lovelace and Alan Turing}" in full and "year = {1950}" in full
     assert "url = {https://example.org/p}" in full and "howpublished = {Mind}" in full
-    assert "url =" not in app.to_bibtex(evil_answer(), {"abc123def456": {"url": "javascript:alert(1)"}})
+    assert "url =" not in to_bibtex(evil_answer(), {"abc123def456": {"url": "javascript:alert(1)"}})
 
 
 def test_bibtex_cites_only_cited_papers(seeded, lean):
     settings, _, retriever = seeded
-    updates = list(app.respond_stream(Assistant(settings, retriever, chat_model=fake(f"{EVIDENCE} [{lean}].")),
-                                      QUESTION, app.Session()))
+    updates = ask(Assistant(settings, retriever, chat_model=answering(f"{EVIDENCE} [{lean}].")), QUESTION)
     answer = updates[-1].answer
-    bib = app.to_bibtex(answer)
+    bib = to_bibtex(answer)
     assert bib.count("@misc{") == len(answer.cited_references) == 1
     assert "LeanAgent" in bib and "year =" not in bib  # Daily Papers dates have no year
-    paths = app.write_exports(answer)
+    paths = write_exports(answer)
     assert [p.rsplit("/", 1)[1] for p in paths] == ["answer.md", "references.bib"]
 
 
@@ -341,32 +391,26 @@ def test_bibtex_cites_only_cited_papers(seeded, lean):
 
 
 def test_refuses_open_bind_without_auth():
-    assert app.check_bind("127.0.0.1", "") is None
-    assert app.check_bind("0.0.0.0", "ann:secret") == ("ann", "secret")
-    with pytest.raises(app.AppError, match="--auth"):
-        app.check_bind("0.0.0.0", "")
-    with pytest.raises(app.AppError, match="user:password"):
-        app.check_bind("127.0.0.1", "nopassword")
+    assert check_bind("127.0.0.1", "") is None
+    assert check_bind("0.0.0.0", "ann:secret") == ("ann", "secret")
+    with pytest.raises(AppError, match="--auth"):
+        check_bind("0.0.0.0", "")
+    with pytest.raises(AppError, match="user:password"):
+        check_bind("127.0.0.1", "nopassword")
 
 
 def test_launch_refuses_before_serving(seeded):
     settings, _, _ = seeded
-    with pytest.raises(app.AppError):
-        app.launch(settings.with_overrides(host="0.0.0.0", port=free_port()), block=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    with pytest.raises(AppError):
+        launch(settings.with_overrides(host="0.0.0.0", port=free_port()), block=False)
 
 
 def test_api_through_gradio_client(seeded, lean):
     from gradio_client import Client
 
     settings, _, retriever = seeded
-    assistant = Assistant(settings, retriever, chat_model=fake(f"{EVIDENCE} [{lean}]."))
-    demo = app.launch(settings, assistant=assistant, block=False, port=free_port(), quiet=True)
+    assistant = Assistant(settings, retriever, chat_model=answering(f"{EVIDENCE} [{lean}]."))
+    demo = launch(settings, assistant=assistant, block=False, port=free_port(), quiet=True)
     try:
         assert demo.analytics_enabled is False and demo.share is False  # nothing phones home
         deps = {d.api_name: d for d in demo.fns.values()}
@@ -391,24 +435,24 @@ def test_page_comes_up_while_loading(seeded):
     settings, _, retriever = seeded
 
     def loader(report):  # noqa: ANN001, ANN202
-        report(app.LOADING)
+        report(LOADING)
         go.wait(10)
         return Assistant(settings, retriever, None)
 
     started = time.monotonic()
-    demo = app.build_app(loader)
+    demo = build_app(loader)
     assert time.monotonic() - started < 10
     backend = demo.backend
-    assert not backend.ready and app._status_line(backend) == "Loading the model…"
+    assert not backend.ready and status_line(backend) == "Loading the model…"
     go.set()
     assert backend.wait(10) and backend.ready
-    assert app._status_line(backend).startswith("Ready · ")
-    assert backend.info()["examples"] == app.SEED_EXAMPLES
+    assert status_line(backend).startswith("Ready · ")
+    assert backend.info()["examples"] == SEED_EXAMPLES
     assert set(backend.info()["page_dates"]) == {"Mar 13", "Mar 14", "Jul 30"}
 
 
 def test_conversation_state_is_per_session():
-    a, b = app.Session(), app.Session()
+    a, b = Session(), Session()
     a.conversation.turns.append(None)  # type: ignore[arg-type]
     assert b.conversation.turns == [] and isinstance(b.conversation, Conversation)
 
@@ -420,24 +464,25 @@ def test_loader_indexes_an_empty_store_then_loads(settings_for, tmp_path):
         '{"title": "Llama gardening", "abstract": "Llamas help gardens grow. They carry soil sensors."}\n', encoding="utf-8")
     settings = settings_for(provider="extractive")
     reports: list[str] = []
-    assistant = app.make_loader(settings, seeds=[corpus])(reports.append)
+    assistant = start_assistant(settings, reports.append, seeds=[corpus])
     assert not assistant.is_empty() and assistant.chat_model is None
     assert any("indexing the seed corpus" in r for r in reports)
+    assert corpus_info(assistant)["examples"] == ["What does the paper “Llama gardening” propose?"]  # from its titles
 
 
 def test_loader_failure_is_shown_not_raised():
     def loader(report):  # noqa: ANN001, ANN202
         raise OSError("disk full")
 
-    backend = app.Backend(loader=loader).start()
+    backend = Backend(loader=loader).start()
     assert backend.wait(10)
-    updates = list(app.respond_stream(backend, "What is grokking?", app.Session()))
+    updates = ask(backend, "What is grokking?")
     assert "could not start" in updates[-1].history[-1]["content"] and "disk full" in updates[-1].status
-    assert app._status_line(backend).startswith("⚠ The assistant could not start")
+    assert status_line(backend).startswith("⚠ The assistant could not start")
 
 
-class SlowChat(JudgedFake):
-    """Streams its messages a word every 50 ms (a slow local model)."""
+class SlowChat(RecordingChat):
+    """Streams its answer a word every 50 ms (a slow local model)."""
 
     def _stream(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         for chunk in super()._stream(*args, **kwargs):
@@ -450,9 +495,9 @@ def test_two_users_at_once_one_generation_queued(seeded, lean):
 
     settings, _, retriever = seeded
     text = f"{EVIDENCE} [{lean}]."
-    model = SlowChat(messages=iter([AIMessage(content=text), AIMessage(content=text)]))
-    demo = app.launch(settings, assistant=Assistant(settings, retriever, chat_model=model), block=False,
-                      port=free_port(), quiet=True)
+    model = SlowChat(replies={"answer": text})
+    demo = launch(settings, assistant=Assistant(settings, retriever, chat_model=model), block=False,
+                  port=free_port(), quiet=True)
     try:
         clients = [Client(demo.local_url, verbose=False) for _ in range(2)]
         jobs = [c.submit(QUESTION, "Auto", [], [], 5, "local", api_name="/ask") for c in clients]
@@ -462,3 +507,23 @@ def test_two_users_at_once_one_generation_queued(seeded, lean):
         assert any(s.startswith("Queued: waiting for the model") for s in statuses)
     finally:
         demo.close()
+
+
+# ---------------------------------------------------------------- the same exports from the CLI
+
+
+def test_cli_ask_exports_bibtex_or_markdown(seeded, capsys):
+    from assistant.cli import main
+
+    settings, _, _ = seeded
+    common = ["--data-dir", str(settings.store.data_dir), "--provider", "extractive"]
+    assert main(["ask", QUESTION, "--export", "bib", *common]) == 0
+    bib = capsys.readouterr().out
+    assert bib.startswith("@misc{") and "LeanAgent" in bib and "year =" not in bib  # only the export
+    assert "References:" not in bib
+    assert main(["ask", QUESTION, "--followup", "Does it forget what it learned before?", "--export", "md", *common]) == 0
+    md = capsys.readouterr().out
+    assert md.startswith(f"# {md_text(QUESTION)}\n") and md.count("\n# ") == 1  # one document per question
+    assert "## References" in md and "LeanAgent" in md
+    assert main(["ask", QUESTION, "--json", *common]) == 0
+    assert '"question": ' in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""``assistant bench``: the written section, the markers, the plot, and a real latency run."""
+"""``assistant bench`` (benchmarks/): the written section, the markers, the plot, and a real latency run."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from assistant import bench
+from benchmarks import report, retrieval_latency, run
 
 from conftest import SEEDS
 
@@ -45,7 +45,7 @@ def _results(**changes):
 
 
 def test_section_has_every_figure():
-    text = bench.render_section(_results())
+    text = run.render_section(_results())
     assert "assistant bench --store-58k /tmp/pa-58k" in text
     assert "2 CPUs, AMD EPYC" in text
     assert "| cold (fresh data dir, imports and model load included) | 22.3 | 612 MB | 223 | 730 |" in text
@@ -68,7 +68,7 @@ def test_section_has_every_figure():
 
 
 def test_contended_run_is_flagged_and_skips_are_said():
-    text = bench.render_section(_results(loads=[1.2, 3.9], llm={"skipped": "--no-model"}, embedding=None))
+    text = run.render_section(_results(loads=[1.2, 3.9], llm={"skipped": "--no-model"}, embedding=None))
     assert "1.2–3.9 (**measured under load**" in text
     assert "### Local model\n\nSkipped: --no-model." in text
     assert "### Embedding throughput\n\nSkipped." in text
@@ -77,33 +77,33 @@ def test_contended_run_is_flagged_and_skips_are_said():
 def test_markers_are_appended_once_then_only_their_inside_is_replaced(tmp_path):
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\nhand-written figures\n")
-    bench.write_section(doc, "first body")
-    assert doc.read_text() == f"# Benchmarks\n\nhand-written figures\n\n{bench.MARK_START}\nfirst body\n{bench.MARK_END}\n"
+    report.write_section(doc, "first body")
+    assert doc.read_text() == f"# Benchmarks\n\nhand-written figures\n\n{report.MARK_START}\nfirst body\n{report.MARK_END}\n"
     doc.write_text(doc.read_text() + "\n## After\n\nkept too\n")
-    bench.write_section(doc, "second body\n")
+    report.write_section(doc, "second body\n")
     text = doc.read_text()
-    assert text.count(bench.MARK_START) == 1 and text.count(bench.MARK_END) == 1
+    assert text.count(report.MARK_START) == 1 and text.count(report.MARK_END) == 1
     assert "first body" not in text
     assert text.startswith("# Benchmarks\n\nhand-written figures\n\n")
-    assert text.endswith(f"{bench.MARK_START}\nsecond body\n{bench.MARK_END}\n\n## After\n\nkept too\n")
+    assert text.endswith(f"{report.MARK_START}\nsecond body\n{report.MARK_END}\n\n## After\n\nkept too\n")
 
 
 def test_plot_is_a_png_of_the_measured_stores(tmp_path):
     path = tmp_path / "latency.png"
-    assert bench.plot_latency(_results()["latency"], path)
+    assert retrieval_latency.plot_latency(_results()["latency"], path)
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])
     assert width > 300 and height > 200
-    assert not bench.plot_latency({"10k": {"skipped": "no store"}}, tmp_path / "none.png")
+    assert not retrieval_latency.plot_latency({"10k": {"skipped": "no store"}}, tmp_path / "none.png")
     assert not (tmp_path / "none.png").exists()
 
 
 def test_queries_alternate_dev_questions_and_titles(tmp_path):
     dev = tmp_path / "dev.jsonl"
     dev.write_text('{"question": "q1"}\n{"turns": ["a", "b"]}\n')
-    assert bench.bench_queries(5, dev, ["t1", "t2", "t3"]) == ["q1", "t1", "a b", "t2", "t3"]
-    assert bench.bench_queries(2, tmp_path / "missing.jsonl", ["t1", "t2", "t3"]) == ["t1", "t2"]
+    assert retrieval_latency.bench_queries(5, dev, ["t1", "t2", "t3"]) == ["q1", "t1", "a b", "t2", "t3"]
+    assert retrieval_latency.bench_queries(2, tmp_path / "missing.jsonl", ["t1", "t2", "t3"]) == ["t1", "t2"]
 
 
 def test_latency_on_a_tiny_real_store(tmp_path):
@@ -118,7 +118,7 @@ def test_latency_on_a_tiny_real_store(tmp_path):
     index_papers(papers, store, settings)
     queries = [p.display_title for p in papers] + ["diffusion models for video", "reinforcement learning agents"]
 
-    result = bench.measure_latency(settings, queries, k=3)
+    result = retrieval_latency.measure_latency(settings, queries, k=3)
 
     assert result["papers"] == 6
     assert result["chunks"] == store.count() > 6 - 1

@@ -2,24 +2,22 @@
 
 Never run ``playwright install``: the Makefile's test target installs Debian's chromium.
 Every page records its requests; any to a non-loopback host is aborted and fails the test.
-Set ASSISTANT_SCREENSHOTS=1 to (re)take docs/screenshots/*.png with the real local model.
+docs/screenshots/*.png are taken by a script, benchmarks/screenshots.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
 import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from conftest import free_port
+from fakes import RecordingChat
 
 CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parent.parent
-SHOTS = REPO / "docs" / "screenshots"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 QUESTION = "How does LeanAgent do lifelong learning for formal theorem proving?"
@@ -27,33 +25,11 @@ EVIDENCE = ("LeanAgent is a lifelong learning framework for theorem proving that
             "improves on ever-expanding mathematical knowledge without forgetting previously learned knowledge")
 PAYLOAD = '<script>window.__pwned=1</script> <img src=x onerror="window.__pwned=1"> [click](javascript:window.__pwned=1)'
 
-# Scroll the chat's scrolling box so that this message starts at its top.
-SCROLL_TO_TOP = """el => {
-  let box = el.parentElement;
-  while (box && !(box.scrollHeight > box.clientHeight + 4 && getComputedStyle(box).overflowY !== 'visible')) {
-    box = box.parentElement;
-  }
-  if (box) box.scrollTop += el.getBoundingClientRect().top - box.getBoundingClientRect().top - 4;
-}"""
-
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing: apt-get install chromium "
                        "(make browser-deps); never 'playwright install'"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cycling_fake(text: str):  # noqa: ANN201
-    """A chat model that always streams ``text`` (any number of calls)."""
-    from langchain_core.language_models.fake_chat_models import FakeListChatModel
-
-    return FakeListChatModel(responses=[text])
 
 
 @pytest.fixture(scope="module")
@@ -134,10 +110,9 @@ def open_page(browser):  # noqa: ANN001, ANN201
 
 
 def serve(settings, assistant):  # noqa: ANN001, ANN201
-    from assistant import app
+    from assistant.web.layout import launch
 
-    demo = app.launch(settings, assistant=assistant, block=False, port=free_port(), quiet=True)
-    return demo
+    return launch(settings, assistant=assistant, block=False, port=free_port(), quiet=True)
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +129,7 @@ def fake_app(seeded, lean):  # noqa: ANN001, ANN201
     from assistant.service import Assistant
 
     settings, _, retriever = seeded
-    demo = serve(settings, Assistant(settings, retriever, chat_model=cycling_fake(f"{EVIDENCE} [{lean}].")))
+    demo = serve(settings, Assistant(settings, retriever, chat_model=RecordingChat(replies={"answer": f"{EVIDENCE} [{lean}]."})))
     yield demo.local_url
     demo.close()
 
@@ -190,7 +165,8 @@ def evil_app(tmp_path_factory):  # noqa: ANN001, ANN201
     index_papers(load_corpus([corpus]).papers, store, settings)
     reply = (f"Quantum llama gardening doubles vegetable yields [1]. {PAYLOAD} "
              '<a href="javascript:window.__pwned=1">link</a> <svg onload="window.__pwned=1"></svg>')
-    demo = serve(settings, Assistant(settings, Retriever(store=store, embeddings=embeddings), chat_model=cycling_fake(reply)))
+    chat = RecordingChat(replies={"answer": reply, "reasons": f"1. {reply}"})  # hostile reasons too
+    demo = serve(settings, Assistant(settings, Retriever(store=store, embeddings=embeddings), chat_model=chat))
     yield demo.local_url
     demo.close()
 
@@ -314,18 +290,18 @@ def test_no_request_leaves_the_machine(fake_app, open_page):
 
 
 def test_page_shows_loading_until_ready(seeded, open_page, browser):
-    from assistant import app
-    from assistant.service import Assistant
+    from assistant.service import LOADING, Assistant
+    from assistant.web.layout import launch
 
     settings, _, retriever = seeded
     go = threading.Event()
 
     def loader(report):  # noqa: ANN001, ANN202
-        report(app.LOADING)
+        report(LOADING)
         go.wait(30)
         return Assistant(settings, retriever, None)
 
-    demo = app.launch(settings, loader=loader, block=False, port=free_port(), quiet=True)
+    demo = launch(settings, loader=loader, block=False, port=free_port(), quiet=True)
     try:
         context = browser.new_context()
         page = context.new_page()
@@ -348,7 +324,8 @@ def test_page_shows_loading_until_ready(seeded, open_page, browser):
 
 @pytest.fixture(scope="module")
 def real_model_app(seeded):  # noqa: ANN001, ANN201
-    from assistant.service import Assistant, load_chat_model
+    from assistant.models import load_chat_model
+    from assistant.service import Assistant
 
     settings, _, retriever = seeded
     settings = settings.with_overrides(max_tokens=60)
@@ -374,18 +351,3 @@ def test_real_local_model_answers_in_the_browser(real_model_app, open_page):
     assert page.page.locator("#pa-sources-box mark").count() >= 1
     assert "the local model" in reply or "Note:" in reply or "does not cover" in reply
     assert not page.pwned()
-
-
-@pytest.mark.model
-@pytest.mark.skipif(not os.environ.get("ASSISTANT_SCREENSHOTS"), reason="set ASSISTANT_SCREENSHOTS=1 to retake docs/screenshots")
-def test_screenshots(real_model_app, open_page):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page = open_page(real_model_app)
-    page.ask(QUESTION, timeout=600)
-    page.page.screenshot(path=str(SHOTS / "answer.png"))
-    page = open_page(real_model_app)
-    page.ask("What should I read on continual or lifelong learning?", timeout=600)
-    time.sleep(2)  # let the chat finish its own autoscroll, then show the question and the top of the list
-    page.page.locator("#pa-chat .message.user").last.evaluate(SCROLL_TO_TOP)
-    time.sleep(0.5)
-    page.page.screenshot(path=str(SHOTS / "recommend.png"))

@@ -1,23 +1,31 @@
 """Chain logic with a fake chat model (real embeddings + Chroma), and end to end with the real local model."""
 
 import pytest
-from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from fakes import RecordingChat, ReplyJudgedChat
 
-from assistant.chain import REFUSAL, AnswerChain, Conversation, QuestionError, Turn, _fit_budget, approx_tokens, judge_yes, rule_condense
+from assistant.chain import REFUSAL, AnswerChain, Conversation, QuestionError, Turn, rule_condense
+from assistant.evidence import approx_tokens, fit_budget, references
 from assistant.recommend import first_sentence, list_heading, parse_reasons, without_title
 from assistant.service import Assistant
+from assistant.verdict import judge_yes
 
 LOOKUP = "Which paper's agent plays an AAA cowboy open-world game purely from screen pixels, emitting keyboard and mouse operations?"
 GOLD = "Towards General Computer Control: A Multimodal Agent for Red Dead Redemption II as a Case Study"
 
 
-def chain_with(seeded, replies):
+def chain_with(seeded, answer, judge=None):
+    """A chain whose model answers ``answer``; ``judge``: the yes/no reply of a model that
+    cannot score P(yes) (None: the judge reply is not read, the judge scores 0.9)."""
     settings, _, retriever = seeded
-    return AnswerChain(settings, retriever, FakeListChatModel(responses=replies))
+    if judge is None:
+        chat = RecordingChat(replies={"answer": answer})
+    else:
+        chat = ReplyJudgedChat(replies={"answer": answer, "judge": judge})
+    return AnswerChain(settings, retriever, chat)
 
 
 def test_cited_answer_marks_references_and_support(seeded):
-    chain = chain_with(seeded, ["Cradle is an agent for Red Dead Redemption II that takes screen images as input [1]."])
+    chain = chain_with(seeded, "Cradle is an agent for Red Dead Redemption II that takes screen images as input [1].")
     answer = chain.ask(LOOKUP)
     assert answer.references[0].title == GOLD
     assert [r.title for r in answer.cited_references] == [GOLD]
@@ -26,21 +34,21 @@ def test_cited_answer_marks_references_and_support(seeded):
 
 
 def test_dangling_citation_is_removed_with_a_notice(seeded):
-    chain = chain_with(seeded, ["The agent plays from screen pixels [1][9]."])
+    chain = chain_with(seeded, "The agent plays from screen pixels [1][9].")
     answer = chain.ask(LOOKUP)
     assert "[9]" not in answer.text and "[1]" in answer.text
     assert "9" in answer.notice
 
 
 def test_invented_number_is_flagged(seeded):
-    chain = chain_with(seeded, ["The agent was trained with a learning rate of 0.00037 on 9999 games [1]."])
+    chain = chain_with(seeded, "The agent was trained with a learning rate of 0.00037 on 9999 games [1].")
     answer = chain.ask(LOOKUP)
     assert not answer.support[0].supported
     assert "number" in answer.support[0].reason
 
 
 def test_uncited_factual_sentence_is_marked(seeded):
-    chain = chain_with(seeded, ["The agent plays the game from screen images and outputs keyboard and mouse actions."])
+    chain = chain_with(seeded, "The agent plays the game from screen images and outputs keyboard and mouse actions.")
     answer = chain.ask(LOOKUP)
     assert answer.support[0].supported is False and answer.support[0].reason == "no citation"
 
@@ -60,48 +68,45 @@ def test_approx_tokens_counts_five_characters_a_token():
 def test_budget_takes_each_papers_best_sentence_in_rank_order_then_the_rest():
     order, titles, ranked, texts, scores = _budget_case()
     # p1 29, p2 29 -> 58; p3 (89) does not fit in 100, p4 (21) does -> 79; p1's second (11) -> 90
-    assert _fit_budget(order, titles, ranked, texts, scores, 100, per_paper=2) == {"p1": [0, 1], "p2": [2], "p4": [4]}
+    assert fit_budget(order, titles, ranked, texts, scores, 100, per_paper=2) == {"p1": [0, 1], "p2": [2], "p4": [4]}
 
 
 def test_budget_caps_sentences_per_paper_and_always_keeps_the_first_paper():
     order, titles, ranked, texts, scores = _budget_case()
-    assert _fit_budget(order, titles, ranked, texts, scores, 1000, per_paper=1) == {"p1": [0], "p2": [2], "p3": [3], "p4": [4]}
-    assert _fit_budget(["p3", "p1"], titles, ranked, texts, scores, 10, per_paper=2) == {"p3": [3]}
+    assert fit_budget(order, titles, ranked, texts, scores, 1000, per_paper=1) == {"p1": [0], "p2": [2], "p3": [3], "p4": [4]}
+    assert fit_budget(["p3", "p1"], titles, ranked, texts, scores, 10, per_paper=2) == {"p3": [3]}
 
 
 def test_sources_fit_the_context_budget_only_with_a_model(seeded):
     settings, _, retriever = seeded
-    tight = AnswerChain(settings.with_overrides(context_tokens=120), retriever, FakeListChatModel(responses=["x"]))
-    refs = tight.references(tight.gather(LOOKUP, retriever.search(LOOKUP, k=5)))
+    tight = AnswerChain(settings.with_overrides(context_tokens=120), retriever, RecordingChat(replies={"answer": "x"}))
+    refs = references(tight.gather(LOOKUP, retriever.search(LOOKUP, k=5)))
     assert refs[0].title == GOLD and [r.number for r in refs] == list(range(1, len(refs) + 1))
     used = sum(approx_tokens(r.title) + 3 + sum(approx_tokens(e) for e in r.evidence) for r in refs)
     assert len(refs) < 5 and (used <= 120 or len(refs) == 1)
     extractive = AnswerChain(settings.with_overrides(context_tokens=120), retriever)
-    refs = extractive.references(extractive.gather(LOOKUP, retriever.search(LOOKUP, k=5)))
+    refs = references(extractive.gather(LOOKUP, retriever.search(LOOKUP, k=5)))
     assert len(refs) == 5 and all(len(r.evidence) == 2 for r in refs)
 
 
 def test_model_failure_falls_back_to_extractive(seeded):
-    class Broken(FakeListChatModel):
-        def _stream(self, *a, **k):
-            raise ConnectionError("server down")
-
     settings, _, retriever = seeded
-    answer = AnswerChain(settings, retriever, Broken(responses=["x"])).ask(LOOKUP)
+    answer = AnswerChain(settings, retriever, RecordingChat(replies={"answer": ConnectionError("server down")})).ask(LOOKUP)
     assert answer.provider == "extractive"
     assert "failed" in answer.notice and GOLD in answer.text
 
 
 def test_sources_judged_off_topic_are_refused_without_citations(seeded):
-    chain = chain_with(seeded, ["no", "A made-up answer citing [1]."])
+    chain = chain_with(seeded, "A made-up answer citing [1].", judge="no")
     answer = chain.ask(LOOKUP)
     assert answer.refused and answer.text.startswith(REFUSAL)
     assert answer.coverage == 0.0 and not answer.cited_references and not answer.support
     assert "Closest, but not about this" in answer.text and GOLD in answer.text
+    assert chain.chat_model.roles() == ["judge"]  # a refusal never asks for an answer
 
 
 def test_sources_judged_on_topic_are_answered(seeded):
-    chain = chain_with(seeded, ["Yes", "Cradle plays Red Dead Redemption II from screen images [1]."])
+    chain = chain_with(seeded, "Cradle plays Red Dead Redemption II from screen images [1].", judge="Yes")
     answer = chain.ask(LOOKUP)
     assert not answer.refused and answer.coverage == 1.0
     assert [r.title for r in answer.cited_references] == [GOLD]
@@ -110,42 +115,47 @@ def test_sources_judged_on_topic_are_answered(seeded):
 
 def test_judge_can_be_turned_off(seeded):
     settings, _, retriever = seeded
-    chain = AnswerChain(settings.with_overrides(judge_below=0), retriever, FakeListChatModel(responses=["Cradle [1]."]))
+    chain = AnswerChain(settings.with_overrides(judge_below=0), retriever, RecordingChat(replies={"answer": "Cradle [1]."}))
     answer = chain.ask(LOOKUP)
     assert answer.coverage is None and not answer.refused
+    assert chain.chat_model.roles() == ["answer"]
 
 
 @pytest.mark.parametrize("reply, expected", [("yes", 1.0), (" Yes.", 1.0), ("No", 0.0), ("no, the sources", 0.0)])
 def test_judge_reads_a_plain_yes_or_no(reply, expected):
-    assert judge_yes(FakeListChatModel(responses=[reply]), [("human", "q")]) == expected
+    assert judge_yes(ReplyJudgedChat(replies={"unknown": reply}), [("human", "q")]) == expected
 
 
 def test_judge_without_a_verdict_is_an_error_not_a_refusal(seeded):
     with pytest.raises(ValueError, match="no yes/no verdict"):
-        judge_yes(FakeListChatModel(responses=["maybe"]), [("human", "q")])
-    answer = chain_with(seeded, ["Perhaps [1]."]).ask(LOOKUP)
+        judge_yes(ReplyJudgedChat(replies={"unknown": "maybe"}), [("human", "q")])
+    answer = chain_with(seeded, "Perhaps [1].", judge="Perhaps [1].").ask(LOOKUP)
     assert not answer.refused and answer.coverage is None
 
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 5000])
 def test_empty_or_huge_question_is_refused_clearly(seeded, question):
     with pytest.raises(QuestionError):
-        chain_with(seeded, ["unused"]).ask(question)
+        chain_with(seeded, "unused").ask(question)
 
 
 def test_followup_about_the_cited_paper_needs_no_rewrite_call(seeded):
     """'it' after a cited answer: the rule names the first-cited paper; the model is only asked
-    to judge and answer (a rewrite call would have taken the next reply)."""
-    chain = chain_with(seeded, ["Yes", "Cradle plays Red Dead Redemption II from screen images [1].",
-                                "Yes", "Cradle reflects on its past actions [1]."])
+    to judge and answer, never to rewrite."""
+    settings, _, retriever = seeded
+    chat = RecordingChat(replies={"answer": ["Cradle plays Red Dead Redemption II from screen images [1].",
+                                             "Cradle reflects on its past actions [1]."]})
+    chain = AnswerChain(settings, retriever, chat)
     conversation = Conversation()
     first = chain.ask(LOOKUP, conversation)
     conversation.turns.append(Turn(LOOKUP, first))
     follow = chain.ask("What modules make it up?", conversation)
     assert follow.standalone_query == f"What modules make it up? ({GOLD})"
     assert follow.text == "Cradle reflects on its past actions [1]." and follow.references[0].title == GOLD
-    asked = chain.references(chain.gather("What modules make it up?", follow.retrieved[:5]))
+    asked = references(chain.gather("What modules make it up?", follow.retrieved[:5]))
     assert follow.references[0].evidence == asked[0].evidence  # sentences ranked by the question, not the title
+    assert "condense" not in chat.roles() and chat.roles().count("answer") == 2
+    assert "What modules make it up?" in chat.sent("answer")[1][-1].content
 
 
 def test_rule_condense_carries_the_subject():
@@ -201,13 +211,15 @@ def test_recommendation_more_excludes_shown_papers(seeded):
 @pytest.mark.parametrize("verdict, refused", [("no", True), ("yes", False)])
 def test_recommendations_follow_the_coverage_judge(seeded, verdict, refused):
     settings, _, retriever = seeded
-    assistant = Assistant(settings, retriever, chat_model=FakeListChatModel(responses=[verdict, "unparsable reasons"]))
+    chat = ReplyJudgedChat(replies={"judge": verdict, "reasons": "unparsable reasons"})
+    assistant = Assistant(settings, retriever, chat_model=chat)
     answer = [e.answer for e in assistant.respond("What should I read on continual learning?", Conversation(), n=3) if e.kind == "answer"][0]
     assert answer.refused is refused and answer.coverage == (0.0 if refused else 1.0)
     if refused:
         assert "Closest, but not about this" in answer.text and not answer.references
     else:
         assert len(answer.references) == 3 and all(r.evidence[0] in r.abstract for r in answer.references)
+    assert chat.roles() == (["judge"] if refused else ["judge", "reasons"])
 
 
 @pytest.mark.model
@@ -232,7 +244,7 @@ def test_real_local_model_refuses_an_absent_topic(seeded):
     answer = [e.answer for e in assistant.respond("Which paper builds an LLM agent that plays Minecraft?", Conversation()) if e.kind == "answer"][0]
     assert answer.refused, (answer.coverage, answer.text)
     assert not answer.cited_references and not answer.support
-    assert answer.coverage is not None and answer.coverage < settings.judge_below
+    assert answer.coverage is not None and answer.coverage < settings.judge.below
 
 
 @pytest.mark.model
@@ -242,7 +254,7 @@ def test_real_local_model_recommends_with_grounded_reasons(seeded):
     assert assistant.chat_model is not None, assistant.model_error
     answer = [e.answer for e in assistant.respond("What should I read on continual or lifelong learning?", Conversation(), n=3)
               if e.kind == "answer"][0]
-    assert answer.provider == "recommend" and not answer.refused and answer.coverage is not None
+    assert answer.kind == "recommendations" and not answer.refused and answer.coverage is not None
     assert len(answer.references) == 3
     for ref, support in zip(answer.references, answer.support):
         assert ref.evidence[0] in ref.abstract  # the quote is a sentence of the paper's abstract
@@ -250,3 +262,14 @@ def test_real_local_model_recommends_with_grounded_reasons(seeded):
         assert f"[{ref.number}]: {support.text}" in answer.text
     # the model wrote reasons (it used to echo titles, and every line fell back to the template)
     assert any("see the quoted sentence" not in s.text for s in answer.support), answer.text
+
+
+def test_a_refusal_under_a_filter_says_the_filter_may_be_why(seeded):
+    from assistant.retrieve import Filters
+
+    settings, _, retriever = seeded
+    chain = AnswerChain(settings, retriever)
+    answer = chain.ask("Which paper builds an LLM agent that plays Minecraft?", filters=Filters(page_dates=("Mar 13",)))
+    assert answer.refused and "Only papers with page date Mar 13 were searched" in answer.text
+    unfiltered = chain.ask("Which paper builds an LLM agent that plays Minecraft?")
+    assert unfiltered.refused and "were searched" not in unfiltered.text

@@ -1,7 +1,7 @@
 """Coverage gaps: names and quoted titles the corpus never mentions (pure functions, then the real index)."""
 
 import pytest
-from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from fakes import RecordingChat
 
 from assistant.chain import REFUSAL, AnswerChain
 from assistant.coverage import Gaps, missing_titles, named_terms, quoted_spans, rare_matches, title_matches, unknown_terms
@@ -98,7 +98,7 @@ def test_retriever_knows_which_names_the_seed_corpus_lacks(seeded):
 def _chain(seeded, replies, **overrides):
     settings, _, retriever = seeded
     settings = settings.with_overrides(**overrides) if overrides else settings
-    return AnswerChain(settings, retriever, FakeListChatModel(responses=replies) if replies else None)
+    return AnswerChain(settings, retriever, RecordingChat(replies={"answer": replies}) if replies else None)
 
 
 def test_extractive_refuses_a_question_about_an_unmentioned_name(seeded):
@@ -122,16 +122,10 @@ def test_quoted_title_in_the_corpus_is_answered(seeded):
 def test_judge_must_be_sure_when_a_name_is_missing(seeded):
     q = "Which paper builds an LLM agent that plays Minecraft?"
 
-    class Judge(FakeListChatModel):
-        p: float = 0.7
-
-        def yes_probability(self, messages):
-            return self.p
-
     settings, _, retriever = seeded
-    unsure = AnswerChain(settings, retriever, Judge(responses=["An answer [1]."], p=0.6)).ask(q)
+    unsure = AnswerChain(settings, retriever, RecordingChat(replies={"answer": "An answer [1]."}, p_yes=0.6)).ask(q)
     assert unsure.refused and unsure.coverage == 0.6
-    sure = AnswerChain(settings, retriever, Judge(responses=["An answer [1]."], p=0.95)).ask(q)
+    sure = AnswerChain(settings, retriever, RecordingChat(replies={"answer": "An answer [1]."}, p_yes=0.95)).ask(q)
     assert not sure.refused and "mentions Minecraft" in sure.notice
 
 
@@ -145,16 +139,11 @@ def test_judge_needs_less_when_a_rare_name_is_in_a_source(seeded):
     """'What is Cradle?' scored P(yes) 0.68 with the local model: under judge_below, yet the
     question names the top source's system."""
 
-    class Judge(FakeListChatModel):
-        p: float = 0.6
-
-        def yes_probability(self, messages):
-            return self.p
-
     settings, _, retriever = seeded
-    named = AnswerChain(settings, retriever, Judge(responses=["Cradle is an agent framework [1]."])).ask("What is Cradle?")
+    chat = RecordingChat(replies={"answer": "Cradle is an agent framework [1]."}, p_yes=0.6)
+    named = AnswerChain(settings, retriever, chat).ask("What is Cradle?")
     assert not named.refused and named.references[0].title.startswith("Towards General Computer Control")
-    unnamed = AnswerChain(settings, retriever, Judge(responses=["An answer [1]."])).ask(
+    unnamed = AnswerChain(settings, retriever, RecordingChat(replies={"answer": "An answer [1]."}, p_yes=0.6)).ask(
         "Which paper's agent plays a cowboy game from screen pixels?")
     assert unnamed.refused and unnamed.coverage == 0.6
 
@@ -170,7 +159,7 @@ def test_cli_ask_and_recommend_say_what_is_missing(seeded, capsys):
     from assistant.cli import main
 
     settings, _, _ = seeded
-    common = ["--data-dir", str(settings.data_dir), "--provider", "extractive"]
+    common = ["--data-dir", str(settings.store.data_dir), "--provider", "extractive"]
     assert main(["ask", "Which paper builds an LLM agent that plays Minecraft?", *common]) == 0
     assert "No paper in the corpus mentions Minecraft." in capsys.readouterr().out
     assert main(["recommend", "federated learning with FedAvg", *common]) == 0

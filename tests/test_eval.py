@@ -24,7 +24,7 @@ def run_eval(tmp_path, seeded, items, provider):
     settings, _, _ = seeded
     questions, out = tmp_path / "q.jsonl", tmp_path / "out.jsonl"
     questions.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
-    assert main(["eval", str(questions), "--out", str(out), "--data-dir", str(settings.data_dir), "--provider", provider]) == 0
+    assert main(["eval", str(questions), "--out", str(out), "--data-dir", str(settings.store.data_dir), "--provider", provider]) == 0
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     metrics = json.loads((tmp_path / "out.jsonl.metrics.json").read_text())
     return {r["id"]: r for r in records}, metrics
@@ -39,7 +39,7 @@ def test_eval_writes_a_record_per_item_and_the_metrics(tmp_path, seeded, capsys)
         assert RECORD_KEYS <= set(record), item["id"]
         assert len(record["retrieved"]) >= 10
         assert {"retrieval_ms", "first_token_s", "total_s"} <= set(record["timings"])
-        assert record["provider"] in ("extractive", "recommend")
+        assert record["provider"] == "extractive"
         if item["type"] != "absent":
             assert not record["refused"], item["id"]
             assert item["gold_titles"][0] in record["retrieved"][:10]

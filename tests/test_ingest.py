@@ -181,3 +181,13 @@ def test_csv_without_title_column(tmp_path):
 def test_beir_scifact_corpus_loads():
     report = load_corpus([SHARED / "eval/scifact/corpus.jsonl"])
     assert len(report.papers) > 5000
+
+
+def test_non_text_titles_and_abstracts_are_skipped_with_a_reason(tmp_path):
+    rows = [{"title": 5, "abstract": {"nested": True}}, {"title": "Fine", "abstract": ["not", "text"]},
+            {"title": "Good paper", "abstract": ABSTRACT}]
+    path = write(tmp_path / "c.jsonl", "\n".join(json.dumps(r) for r in rows))
+    entries, skipped = parse_file(path)
+    assert [e.title for e in entries] == ["Good paper"]
+    assert [s.line for s in skipped] == [1, 2]
+    assert "title is not text (a JSON int)" in skipped[0].reason and "abstract is not text (a JSON list)" in skipped[1].reason

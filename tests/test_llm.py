@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -42,7 +41,8 @@ from assistant.local_model import (  # noqa: E402
     find_part_paths,
     sidecar_path,
 )
-from assistant.settings import Settings  # noqa: E402
+from assistant.settings import load_settings  # noqa: E402
+from conftest import free_port  # noqa: E402
 
 LONG_PROMPT = "Write a long, detailed essay about the history of the printing press."
 TEST_CTX = 1024
@@ -187,9 +187,18 @@ def test_extractive_provider_has_no_model(settings_for):
     check_chat_model(model)  # nothing to check
 
 
-def test_unknown_provider_raises_model_error():
-    with pytest.raises(ModelError, match="unknown chat model provider"):
-        make_chat_model(Settings(provider="telepathy"))
+def test_unknown_provider_is_refused_by_the_settings():
+    with pytest.raises(ValueError, match="ASSISTANT_PROVIDER"):
+        load_settings(env={}, provider="telepathy")
+    with pytest.raises(ValueError, match="ASSISTANT_PROVIDER"):
+        load_settings(env={"ASSISTANT_PROVIDER": "telepathy"})
+
+
+def test_every_provider_has_a_factory():
+    from assistant.llm import FACTORIES
+    from assistant.settings import PROVIDERS
+
+    assert set(FACTORIES) == set(PROVIDERS)
 
 
 def test_missing_gguf_path_raises_model_error(settings_for, tmp_path):
@@ -205,14 +214,8 @@ def test_bad_gguf_raises_model_error(settings_for, tmp_path):
         make_chat_model(settings_for(provider="local", model_path=str(bad)))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_unreachable_openai_server_fails_the_ping(settings_for):
-    url = f"http://127.0.0.1:{_free_port()}/v1"  # nothing listens there
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     model = make_chat_model(settings_for(provider="openai", base_url=url, max_tokens=4))
     assert model is not None  # creating it contacts nothing
     started = time.perf_counter()
@@ -274,7 +277,7 @@ def test_model_is_loaded_once_per_process(settings_for, gguf):
     second = make_chat_model(settings)
     assert first is not second
     assert first.client is second.client
-    assert load_llama(gguf, TEST_CTX, settings.llm_threads) is first.client
+    assert load_llama(gguf, TEST_CTX, settings.generation.threads) is first.client
 
 
 @pytest.mark.model
@@ -357,7 +360,7 @@ def test_ping_passes_for_a_working_local_model(local_chat):
 @pytest.fixture(scope="module")
 def openai_server(gguf, tmp_path_factory):
     """llama_cpp.server on a free loopback port; yields its /v1 base URL."""
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "HF_HUB_OFFLINE": "1"}
     command = [

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from assistant import metrics as m
+from assistant.citations import marker_uses
 
 ITEMS = [
     {"id": "L1", "type": "lookup", "gold_titles": ["Attention Is All You Need"],
@@ -80,7 +81,7 @@ def test_citation_precision():
 
 
 def test_markers_and_validity():
-    assert m.parse_markers("x [1] y [2, 3] z [4-5] [12]; not [a]") == [1, 2, 3, 4, 5, 12]
+    assert marker_uses("x [1] y [2, 3] z [4-5] [12]; not [a]") == [1, 2, 3, 4, 5, 12]
     assert m.citation_validity([1, 2, 9], {1, 2}) == pytest.approx(2 / 3)
     assert m.citation_validity([], {1}) is None
     assert m.citation_validity([1], {1}, dangling=1) == 0.5

@@ -44,7 +44,8 @@ def test_answer_prompt_puts_instructions_after_the_sources():
 
 def test_judge_prompt_is_the_answer_prompt_then_the_question():
     """The whole answer prompt comes first: llama.cpp reuses its prefill for the answer."""
-    from assistant.chain import answer_messages, judge_messages
+    from assistant.chain import answer_messages
+    from assistant.verdict import judge_messages
     from assistant.records import Reference
 
     refs = [Reference(number=1, paper_id="p", title="T", page_date="", source="", abstract="A.", evidence=["A."], spans=[(0, 2)])]

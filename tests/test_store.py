@@ -15,7 +15,7 @@ from assistant.embeddings import embeddings_for
 from assistant.ingest import index_papers, load_corpus
 from assistant.store import Store, StoreError
 
-from conftest import REPO, SCIFACT, SEEDS
+from conftest import REPO, SCIFACT, SEEDS, free_port
 
 ABSTRACT = "We propose a method for testing stores. It works well on every benchmark we tried. " * 3
 
@@ -94,11 +94,45 @@ def test_store_persists_across_processes(tmp_path):
 
 def test_corrupt_store_gives_a_clear_error(settings_for):
     settings = settings_for()
-    db = settings.data_dir / "chroma"
+    db = settings.store.data_dir / "chroma"
     db.mkdir(parents=True)
     (db / "chroma.sqlite3").write_bytes(b"this is not a sqlite database" * 100)
     with pytest.raises(StoreError, match="cannot open the store"):
         Store(settings, embeddings_for(settings))
+
+
+def _indexed(tmp_path, n=4):
+    env = {"ASSISTANT_DATA_DIR": str(tmp_path / "data")}
+    ingest = run_cli("ingest", str(small_corpus(tmp_path, n=n)), "--quiet", env_extra=env)
+    assert ingest.returncode == 0, ingest.stderr
+    return env, tmp_path / "data" / "chroma" / "chroma.sqlite3"
+
+
+def _scribble(path, every=4096, size=512):
+    """Random bytes over part of every page after the first (the header stays intact)."""
+    data = bytearray(path.read_bytes())
+    for start in range(every + 100, len(data) - size, every):
+        data[start : start + size] = os.urandom(size)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["zero-length", "scribbled", "not sqlite"])
+def test_damaged_store_is_one_clear_line_in_the_cli_and_nothing_is_replaced(tmp_path, damage):
+    env, db = _indexed(tmp_path)
+    if damage == "zero-length":
+        db.write_bytes(b"")
+    elif damage == "scribbled":
+        _scribble(db)
+    else:
+        db.write_bytes(b"garbage" * 1000)
+    before = db.read_bytes()
+    for args in (("stats",), ("search", "robots"), ("ask", "What is paper number 2 about?", "--provider", "extractive")):
+        result = run_cli(*args, env_extra=env, timeout=120)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "cannot open the store" in lines[0] and "chroma.sqlite3" in lines[0], result.stderr
+        assert "Traceback" not in result.stderr
+    assert db.read_bytes() == before  # nothing written over the user's file
 
 
 @pytest.mark.skipif(not (SCIFACT / "corpus.jsonl").exists(), reason="shared scifact missing")
@@ -127,12 +161,6 @@ def test_killed_ingest_is_completed_by_the_next_run(tmp_path):
     assert 0 < done < stats["chunks"]
     again = run_cli("ingest", str(corpus), "--quiet", env_extra={"ASSISTANT_DATA_DIR": str(tmp_path / "data")})
     assert "0 embedded (0 chunks" in again.stdout
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

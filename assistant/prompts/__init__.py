@@ -1,4 +1,5 @@
-"""Prompt templates live in ``prompts/<name>.md``; loaded by name, rendered with exactly their variables.
+"""Prompt templates: ``<name>.md`` files beside this module (package data, so they travel with
+a wheel); loaded by name, rendered with exactly their variables.
 
 A template has a system part and a user part separated by a line ``---``.
 """
@@ -8,9 +9,9 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
 
-PROMPT_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS = resources.files(__name__)
 
 
 class PromptError(ValueError):
@@ -44,14 +45,14 @@ class Prompt:
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in PROMPT_DIR.glob("*.md"))
+    return sorted(p.name.removesuffix(".md") for p in PROMPTS.iterdir() if p.name.endswith(".md"))
 
 
 @lru_cache(maxsize=None)
 def load(name: str) -> Prompt:
-    path = PROMPT_DIR / f"{name}.md"
-    if not path.exists():
-        raise PromptError(f"no prompt named {name!r} in {PROMPT_DIR}")
+    path = PROMPTS / f"{name}.md"
+    if not path.is_file():
+        raise PromptError(f"no prompt named {name!r} in {PROMPTS}")
     system, sep, user = path.read_text(encoding="utf-8").partition("\n---\n")
     if not sep:
         raise PromptError(f"prompt {name!r} needs a '---' line between system and user parts")

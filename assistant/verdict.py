@@ -1,0 +1,142 @@
+"""The coverage verdict: do the sources cover what was asked, or is the answer a refusal?
+
+One place decides it, for answers and recommendation lists alike, from:
+- gaps: what the question names that no paper mentions (:mod:`assistant.coverage`);
+- without a model judge: the embedding gate (best evidence cosine below ``judge.refuse_below``),
+  and any gap refuses;
+- with one: the model's P(yes) that the sources cover the question, against
+  ``judge.below``, raised to ``judge.sure`` when there is a gap, lowered to ``judge.named``
+  when the question names something rare that a source contains.
+
+:meth:`Coverage.screen` makes the decision that needs no model; :meth:`Coverage.judge` asks
+the model when the screen leaves it open. Both return a typed :class:`Verdict` with reasons.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .coverage import Gaps, find_gaps, named_terms
+from .evidence import Evidence, format_sources
+from .prompts import load as load_prompt
+from .records import Reference
+from .settings import Settings
+
+
+@dataclass
+class Verdict:
+    """Whether to refuse, and why."""
+
+    refused: bool = False
+    pending: bool = False  # the screen left it to the model judge
+    gaps: Gaps = field(default_factory=Gaps)
+    cosine: float = 0.0  # best evidence cosine (the embedding gate's score)
+    coverage: float | None = None  # the model's P(the sources cover the question), if judged
+    threshold: float | None = None  # the P(yes) it had to reach
+    named: list[str] = field(default_factory=list)  # rare names found in a source
+    reasons: list[str] = field(default_factory=list)
+    judge_s: float | None = None
+
+    @property
+    def detail(self) -> str:
+        """What to tell the reader about the corpus (the gaps), '' when nothing is missing."""
+        return self.gaps.describe()
+
+
+def judge_threshold(settings: Settings, gaps: Gaps | None, named: list[str] | None = None) -> float:
+    """P(yes) needed to answer: higher when the question names something no paper mentions,
+    lower when it names something rare that a source contains."""
+    judge = settings.judge
+    if gaps:
+        return max(judge.below, judge.sure)
+    if named:
+        return min(judge.below, judge.named)
+    return judge.below
+
+
+def judge_messages(refs: list[Reference], question: str) -> list[tuple[str, str]]:
+    """The coverage question asked right after the answer prompt's own text: the answer then
+    reuses the judge's prefill (llama.cpp keeps the common prefix) and pays for a few tokens."""
+    system, request = load_prompt("answer").render(sources=format_sources(refs), question=question)
+    return load_prompt("relevance").messages(system=system, request=request)
+
+
+def judge_yes(chat_model: Any, messages: list) -> float:
+    """P(yes) from a model that can score it (the local one), else 1.0/0.0 from its reply."""
+    scorer = getattr(chat_model, "yes_probability", None)
+    if callable(scorer):
+        return float(scorer(messages))
+    reply = chat_model.invoke(messages, max_tokens=3)
+    word = str(getattr(reply, "content", reply)).strip().lower()
+    if word.startswith("yes"):
+        return 1.0
+    if word.startswith("no"):
+        return 0.0
+    raise ValueError(f"no yes/no verdict in {word[:40]!r}")
+
+
+class Coverage:
+    """Decides refusals for one retriever (its BM25 vocabulary) and chat model."""
+
+    def __init__(self, settings: Settings, retriever: Any, chat_model: Any = None) -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.chat_model = chat_model
+
+    @property
+    def judges(self) -> bool:
+        return self.chat_model is not None and self.settings.judge.below > 0
+
+    def screen(self, question: str, evidence: Evidence, titles: list[str] | None = None) -> Verdict:
+        """The decision that needs no model. ``titles``: more titles a quoted title may match
+        (a recommendation list's whole candidate list)."""
+        known = [h.title for h in evidence.hits] + [p.get("display_title", "") for p in evidence.papers.values()]
+        abstracts = [p.get("abstract", "") for p in evidence.papers.values()]
+        gaps = find_gaps(question, self.retriever.unknown_terms, known + list(titles or ()), abstracts)
+        cosine = max(evidence.best, evidence.hits[0].dense) if evidence.hits else 0.0
+        verdict = Verdict(gaps=gaps, cosine=cosine)
+        if not evidence.hits:
+            return _refuse(verdict, "no paper matches")
+        if self.judges:
+            verdict.pending = True
+            return verdict
+        if gaps:
+            return _refuse(verdict, gaps.describe())
+        if cosine < self.settings.judge.refuse_below:
+            return _refuse(verdict, f"best evidence cosine {cosine:.2f} < {self.settings.judge.refuse_below}")
+        return verdict
+
+    def judge(self, verdict: Verdict, query: str, refs: list[Reference], question: str = "") -> Verdict:
+        """The model's P(yes) that ``refs`` cover ``query`` (the search query: a follow-up
+        rewritten) against its threshold, which names in ``question`` (default: the query) may
+        lower; a model that fails leaves the answer to go on."""
+        verdict.pending = False
+        if not self.judges or not refs:
+            return verdict
+        t0 = time.perf_counter()
+        try:
+            verdict.coverage = judge_yes(self.chat_model, judge_messages(refs, query))
+        except Exception as exc:  # noqa: BLE001 - no verdict: answer as usual
+            verdict.reasons.append(f"the judge failed ({type(exc).__name__}); answering as usual")
+            return verdict
+        finally:
+            verdict.judge_s = round(time.perf_counter() - t0, 3)
+        verdict.named = self.named(question or query, refs, verdict.gaps)
+        verdict.threshold = judge_threshold(self.settings, verdict.gaps, verdict.named)
+        if verdict.coverage < verdict.threshold:
+            return _refuse(verdict, f"P(yes) {verdict.coverage:.2f} < {verdict.threshold}")
+        return verdict
+
+    def named(self, question: str, refs: list[Reference], gaps: Gaps | None = None) -> list[str]:
+        """What the question names that is rare in the corpus and in a source (lowers the judge's bar)."""
+        missing = set(gaps.terms) if gaps else set()
+        terms = [t for t in named_terms(question) if t not in missing]
+        return self.retriever.rare_named(terms, [f"{r.title}. {r.abstract}" for r in refs])
+
+
+def _refuse(verdict: Verdict, reason: str) -> Verdict:
+    verdict.refused, verdict.pending = True, False
+    verdict.reasons.append(reason)
+    return verdict
