@@ -62,7 +62,8 @@ def load_qrels(path: Path) -> dict[str, dict[str, int]]:
 def ingest(corpus: Path, settings: Any, progress: bool = False):  # noqa: ANN201 - (Store, IndexSummary)
     """Index a BEIR corpus into ``settings.store.collection`` (incremental)."""
     from .embeddings import embeddings_for
-    from .ingest import index_papers, load_corpus
+    from .corpus import load_corpus
+    from .ingest import index_papers
     from .store import Store
 
     report = load_corpus([Path(corpus)])

@@ -72,7 +72,8 @@ def _store(settings):  # noqa: ANN001, ANN202
 
 @command("ingest")
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from .ingest import index_papers, load_corpus
+    from .corpus import load_corpus
+    from .ingest import index_papers
 
     settings = _settings(args)
     paths = [Path(p) for p in (args.paths or [REPO_ROOT / "seeds"])]

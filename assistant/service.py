@@ -129,7 +129,8 @@ def start_assistant(settings: Any, report: Callable[[str], None] = lambda _text:
     report("Loading the embedding model and the index…")
     retriever = make_retriever(settings)
     if retriever.store.count() == 0:
-        from .ingest import index_papers, load_corpus
+        from .corpus import load_corpus
+        from .ingest import index_papers
 
         report("The index is empty: indexing the seed corpus (first run, about a minute)…")
         corpus = load_corpus(seeds or [REPO_ROOT / "seeds"])

@@ -35,7 +35,8 @@ def question_of(item: dict) -> str:
 
 def open_seeded(data_dir: Path):  # noqa: ANN201
     from assistant.embeddings import embeddings_for
-    from assistant.ingest import index_papers, load_corpus
+    from assistant.corpus import load_corpus
+    from assistant.ingest import index_papers
     from assistant.settings import load_settings
     from assistant.store import Store
 

@@ -27,7 +27,8 @@ from benchmarks.report import load_average, table  # noqa: E402
 
 def chunk_texts(paths: Sequence[Path], settings: Settings, n: int = 0) -> list[str]:
     """Texts embedded at ingest (``"title. chunk"``) of the first ``n`` chunks (0: all)."""
-    from assistant.ingest import iter_chunks, load_corpus
+    from assistant.corpus import load_corpus
+    from assistant.ingest import iter_chunks
 
     texts: list[str] = []
     papers = load_corpus(list(paths)).papers

@@ -89,7 +89,7 @@ def llm_speed(settings: Settings, abstracts: list[str], runs: int = 3, max_token
 
 
 def seed_abstracts() -> list[str]:
-    from assistant.ingest import load_corpus
+    from assistant.corpus import load_corpus
 
     return [p.abstract for p in load_corpus([SEEDS]).papers if p.abstract]
 

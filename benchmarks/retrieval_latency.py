@@ -209,7 +209,7 @@ def build_10k(args: argparse.Namespace, settings: Settings, given: dict[str, Pat
     if not MLANTHOLOGY.exists():
         latency["10k"] = {"skipped": f"{MLANTHOLOGY} not found"}
         return ""
-    from assistant.ingest import load_corpus
+    from assistant.corpus import load_corpus
 
     papers = load_corpus([MLANTHOLOGY]).papers[:LARGE_N]
     source = given.get("58k")
@@ -325,7 +325,8 @@ def render(latency: dict[str, Any] | None, plot: str | None = None) -> list[str]
 def seed_latency(settings: Settings, queries: Sequence[str], data_dir: Path | None) -> dict[str, Any]:
     """Latency over the seed store in ``data_dir`` (indexed there first if need be; default: a temporary one)."""
     from assistant.embeddings import embeddings_for
-    from assistant.ingest import index_papers, load_corpus
+    from assistant.corpus import load_corpus
+    from assistant.ingest import index_papers
     from assistant.store import Store
 
     with tempfile.TemporaryDirectory(prefix="pa-bench-seeds-") as tmp:
@@ -336,7 +337,7 @@ def seed_latency(settings: Settings, queries: Sequence[str], data_dir: Path | No
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from assistant.ingest import load_corpus
+    from assistant.corpus import load_corpus
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds-data-dir", help="seed store to measure, indexed there if need be (default: a temporary one)")

@@ -96,7 +96,7 @@ def plot_path(latency: dict[str, Any], args: argparse.Namespace) -> str | None:
 
 def run_bench(args: argparse.Namespace, command: str) -> dict[str, Any]:
     """Every measurement, as one dict (what --out writes)."""
-    from assistant.ingest import load_corpus
+    from assistant.corpus import load_corpus
     from assistant.settings import load_settings
 
     settings = load_settings()

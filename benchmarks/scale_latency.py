@@ -77,7 +77,8 @@ class HashEmbeddings(Embeddings):
 
 def load_papers(corpus: Path, limit: int, settings, report: dict) -> list:  # noqa: ANN001
     """Parse (and chunk, to time it) the corpus; the first ``limit`` papers (0: all)."""
-    from assistant.ingest import iter_chunks, load_corpus
+    from assistant.corpus import load_corpus
+    from assistant.ingest import iter_chunks
 
     t0 = time.perf_counter()
     papers = load_corpus([corpus]).papers

@@ -45,7 +45,8 @@ def settings_for(tmp_path):
 def seeded(tmp_path_factory):
     """Settings, store and retriever over the indexed seed corpus (built once per run)."""
     from assistant.embeddings import embeddings_for
-    from assistant.ingest import index_papers, load_corpus
+    from assistant.corpus import load_corpus
+    from assistant.ingest import index_papers
     from assistant.retrieve import Retriever
     from assistant.settings import load_settings
     from assistant.store import Store

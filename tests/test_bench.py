@@ -108,7 +108,8 @@ def test_queries_alternate_dev_questions_and_titles(tmp_path):
 
 def test_latency_on_a_tiny_real_store(tmp_path):
     from assistant.embeddings import embeddings_for
-    from assistant.ingest import index_papers, load_corpus
+    from assistant.corpus import load_corpus
+    from assistant.ingest import index_papers
     from assistant.settings import load_settings
     from assistant.store import Store
 

@@ -138,7 +138,8 @@ def fake_app(seeded, lean):  # noqa: ANN001, ANN201
 def evil_app(tmp_path_factory):  # noqa: ANN001, ANN201
     """A tiny corpus whose title and abstract carry script, onerror and javascript: payloads."""
     from assistant.embeddings import embeddings_for
-    from assistant.ingest import index_papers, load_corpus
+    from assistant.corpus import load_corpus
+    from assistant.ingest import index_papers
     from assistant.retrieve import Retriever
     from assistant.service import Assistant
     from assistant.settings import load_settings

@@ -3,7 +3,9 @@ import json
 
 import pytest
 
-from assistant.ingest import CorpusError, chunk_paper, load_corpus, make_splitter, parse_daily, parse_file
+from assistant.corpus import CorpusError, load_corpus, parse_daily, parse_file
+
+from assistant.ingest import chunk_paper, make_splitter
 from assistant.text import clean_latex, fold_title
 
 from conftest import DEV, SEEDS, SHARED

@@ -87,7 +87,8 @@ def test_exclude_papers(seeded):
 
 def test_bm25_index_is_rebuilt_when_the_generation_changes(settings_for):
     from assistant.embeddings import embeddings_for
-    from assistant.ingest import index_papers, load_corpus
+    from assistant.corpus import load_corpus
+    from assistant.ingest import index_papers
     from assistant.store import Store
 
     settings = settings_for()

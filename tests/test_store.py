@@ -12,7 +12,8 @@ from dataclasses import replace
 import pytest
 
 from assistant.embeddings import embeddings_for
-from assistant.ingest import index_papers, load_corpus
+from assistant.corpus import load_corpus
+from assistant.ingest import index_papers
 from assistant.store import Store, StoreError
 
 from conftest import REPO, SCIFACT, SEEDS, free_port

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .records import Chunk, Paper
-from .settings import Settings, quiet_environment
+from ..records import Chunk, Paper
+from ..settings import Settings, quiet_environment
 
 PAGE = 5000
 
