@@ -286,7 +286,8 @@ def _load_extensions() -> None:
     """Commands defined in other modules register themselves here."""
     import importlib
 
-    for name in ("assistant.cli_answers", "assistant.cli_eval", "assistant.cli_app"):
+    for name in ("assistant.cli_answers", "assistant.cli_eval", "assistant.cli_app", "assistant.cli_library",
+                 "assistant.cli_update"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
