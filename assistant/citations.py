@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from .records import SentenceSupport
-from .text import sentence_spans, words
+from .text import clean_latex, sentence_spans, words
 
 # --------------------------------------------------------------------------- markers
 
@@ -364,6 +364,218 @@ def unknown_numbers(sentence: str, evidence_texts: list[str]) -> list[str]:
     return [t for t in _number_tokens(sentence) if not _keys(t) & known]
 
 
+# --------------------------------------------------------------------------- claim checks
+#
+# What the local 1.5B model writes instead of an answer, or gets wrong inside one (issue #11):
+# a bare list of titles with markers, the question restated, a number that is in no cited
+# abstract ("up to 1024 tokens"), a name credited to the wrong paper (two papers' "S²FT"/"S3FT").
+# Each check returns a reason ("" when the sentence passes).
+
+TITLES_ONLY = "only titles and markers"
+ECHO = "restates the question"
+_SCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹₀₁₂₃₄₅₆₇₈₉", "01234567890123456789")
+_PLAIN_WORD = re.compile(r"[a-z0-9]+")
+_LIST_FILLER = frozenset(
+    "a an the and or of in on for to by with from as at also see both paper papers titled title titles is are "
+    "source sources reference references article articles relevant related following include includes "
+    "including e g eg".split()
+)
+_ECHO_FILLER = _LIST_FILLER | frozenset(
+    "is are was were be been being it its this that these those their there here which what who whom whose how "
+    "why when where do does did can could would should will may might has have had such than then so not no "
+    "one ones some any all about answer question method methods approach approaches model models study studies "
+    "work works propose proposes proposed present presents presented introduce introduces introduced describe "
+    "describes described discuss discusses discussed explore explores explored address addresses addressed use "
+    "uses used using based s".split()
+)
+_YES_NO = re.compile(r"^\W*(?:is|are|was|were|does|do|did|can|could|will|would|has|have|had|should)\b", re.I)
+_MIN_TITLE_RUN = 3  # words of a title that count as the title (all of a shorter one)
+_MAX_CHECK_WORDS = 400
+
+
+def _plain_words(text: str) -> list[str]:
+    """Lower-case ASCII words, LaTeX cleaned, superscripts as digits, accents dropped: ``S²FT``
+    and ``S$^{2}$FT`` -> ``s2ft``."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", clean_latex(text).translate(_SCRIPT_DIGITS))
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return _PLAIN_WORD.findall(text)[:_MAX_CHECK_WORDS]
+
+
+def _without_titles(words_: list[str], titles: Iterable[str]) -> tuple[list[str], bool]:
+    """``words_`` with every run of a title's words (3 or more, or the whole title) taken out;
+    and whether any was. Longest common runs, O(words x title words) per title."""
+    keep = [True] * len(words_)
+    for title in titles:
+        t = _plain_words(title)
+        need = min(len(t), _MIN_TITLE_RUN)
+        if not need:
+            continue
+        previous = [0] * (len(t) + 1)
+        for i, word in enumerate(words_):
+            current = [0] * (len(t) + 1)
+            for j, other in enumerate(t):
+                if word == other:
+                    current[j + 1] = previous[j] + 1
+            run = max(current)
+            if run >= need:
+                keep[i - run + 1 : i + 1] = [False] * run
+            previous = current
+    return [w for w, kept in zip(words_, keep) if kept], not all(keep)
+
+
+def titles_only(sentence: str, titles: Iterable[str]) -> str:
+    """``TITLES_ONLY`` when ``sentence`` is nothing but paper titles, markers and list words
+    ("[1] <title> [2] <title>"), else "". A sentence naming no title is never titles-only."""
+    rest, had_title = _without_titles(_plain_words(strip_markers(sentence)), titles)
+    return TITLES_ONLY if had_title and not [w for w in rest if w not in _LIST_FILLER] else ""
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s", "e"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def echoes_question(sentence: str, question: str, titles: Iterable[str] = ()) -> str:
+    """``ECHO`` when ``sentence``, without titles and markers, says nothing the question did not:
+    every content word is the question's ("[1] <title> <the user's own words>"), else "".
+
+    Needs two content words at least; never for a yes/no question, where restating it is the
+    answer ("Does S²FT save memory?" / "S²FT saves memory [1].").
+    """
+    if not question.strip() or _YES_NO.match(question):
+        return ""
+    rest, _ = _without_titles(_plain_words(strip_markers(sentence)), titles)
+    content = [_stem(w) for w in rest if w not in _ECHO_FILLER]
+    asked = {_stem(w) for w in _plain_words(question)}
+    return ECHO if len(content) >= 2 and all(w in asked for w in content) else ""
+
+
+def not_an_answer(sentence: str, question: str, titles: Iterable[str]) -> str:
+    """Why ``sentence`` is no answer to ``question`` (:func:`titles_only`, then
+    :func:`echoes_question`), or ""."""
+    titles = list(titles)
+    return titles_only(sentence, titles) or echoes_question(sentence, question, titles)
+
+
+_BULLET_ONLY = re.compile(r"^[ \t]*(?:>[ \t]*)?(?:[-*+•]|\d{1,3}[.)])?[ \t]*[.,;:]?[ \t]*$", re.MULTILINE)
+
+
+def drop_sentences(text: str, drop: Iterable[str]) -> str:
+    """``text`` without the sentences ``drop`` (as :func:`split_answer_sentences` gave them):
+    each is cut where it stands (whitespace between its words may differ: wrapped lines), list
+    items and paragraphs left empty go; a sentence not found that way rebuilds the text from
+    the sentences kept."""
+    drop = list(drop)
+    for sentence in drop:
+        pattern = r"\s*".join(re.escape(piece) for piece in sentence.split())
+        found = re.search(pattern, text) if pattern else None
+        if found is None:
+            return " ".join(s for s, _ in split_answer_sentences(text) if s not in drop)
+        text = text[: found.start()] + text[found.end() :]
+    text = _BULLET_ONLY.sub("", text)
+    return re.sub(r"\n[ \t]*(?:\n[ \t]*)+", "\n\n", text).strip()
+
+
+def number_reason(sentence: str, evidence_texts: list[str]) -> str:
+    """"number not in cited abstracts: 1024" when a number of ``sentence`` is in none of
+    ``evidence_texts`` (see :func:`unknown_numbers`), else ""."""
+    missing = unknown_numbers(sentence, evidence_texts)
+    return f"number not in cited abstracts: {', '.join(missing)}" if missing else ""
+
+
+# names: acronyms and named methods, i.e. tokens with a digit or a capital after the first
+# letter (S²FT, LoRA, GPT-4, DB1, MMLU, FlashAttention); hyphen parts in lower case are words
+# around the name ("LoRA-based"), numbers with a unit are numbers ("7B", "3x").
+_NAME_TOKEN = re.compile(r"[^\W_]+(?:[-–/.+][^\W_]+)*")
+_CARET = re.compile(r"\^\{?([^\W_]+)\}?")  # LaTeX left in a model's text: S^2FT, S^{2}FT
+_NUMBER_LIKE = re.compile(r"\d+(?:\.\d+)?(?:[-–]\d+(?:\.\d+)?)?(?:[kmbtx%]|st|nd|rd|th|times)?")
+
+
+def _fold(text: str) -> str:
+    return "".join(_plain_words(text))
+
+
+def _core(token: str) -> str:
+    """A token without its lower-case hyphen parts and a plural ``s`` after a capital/digit:
+    ``LoRA-based`` -> ``LoRA``, ``LLMs`` -> ``LLM``, ``GPT-4`` stays."""
+    parts = [p for p in re.split(r"[-–/]", token) if p and not re.fullmatch(r"[^\W\d_A-Z]+", p)]
+    core = "-".join(parts)
+    return core[:-1] if re.search(r"[A-Z0-9²³¹⁰-⁹]s$", core) else core
+
+
+def _is_name(core: str) -> bool:
+    plain = core.translate(_SCRIPT_DIGITS)
+    if not re.search(r"[^\W\d_]", plain) or _NUMBER_LIKE.fullmatch(plain.lower()):
+        return False
+    return any(c.isdigit() for c in plain) or any(c.isupper() for c in plain[1:])
+
+
+# a capitalised word and a bare number in mid-sentence is one name ("Llama 2", "Qwen 2.5"): the
+# number check leaves such digits to this one
+_NAME_NUMBER = re.compile(r"(?<![\w.])([A-Z][a-z]+)[ \t]+(\d+(?:\.\d+)?)(?![\w%×]|\.\d)")
+_NOT_NAMES = frozenset("Table Figure Fig Section Sec Eq Equation Step Stage Phase Part Chapter Appendix Algorithm "
+                       "Level Round Day Task Lemma Theorem Example Experiment".split())
+
+
+def names_in(text: str) -> list[str]:
+    """Acronyms and named methods of ``text`` in order, each once, as written (cores):
+    ``S²FT``, ``LoRA``, ``GPT-4``, ``DB1``, ``MMLU``, and "Llama 2" (a name with its number)."""
+    text = _CARET.sub(r"\1", clean_latex(strip_markers(text)))
+    found = [(m.start(), _core(m.group().strip("."))) for m in _NAME_TOKEN.finditer(text)]
+    found = [(at, core) for at, core in found if _is_name(core)]
+    found += [(m.start(), f"{m.group(1)} {m.group(2)}") for m in _NAME_NUMBER.finditer(text)
+              if m.group(1) not in _NOT_NAMES and _after_name(text, m.start(2))]
+    return list(dict.fromkeys(core for _, core in sorted(found)))
+
+
+_GENERIC_ACRONYMS = frozenset({"AI", "ML", "GPU", "CPU", "API"})  # said loosely, never a paper's claim
+_INITIALS_SKIP = frozenset("a an the of and for to in on with by".split())
+
+
+def _initials(text: str) -> set[str]:
+    """"^" + the initials of 2-5 consecutive words: an acronym spelled out ("large language
+    models" backs "LLM", "parameter-efficient fine-tuning" backs "PEFT")."""
+    plain = [w for w in _plain_words(text) if w not in _INITIALS_SKIP and not w.isdigit()]
+    return {"^" + "".join(w[0] for w in plain[i : i + n]) for i in range(len(plain)) for n in range(2, 6)}
+
+
+def _name_keys(texts: Iterable[str]) -> set[str]:
+    """Folded forms evidence can back a name with: each token whole and as its core, two or
+    three adjacent tokens joined ("GPT 4" backs "GPT-4"), and spelled-out acronyms."""
+    keys: set[str] = set()
+    for text in texts:
+        keys |= _initials(text)
+        tokens = [m.group().strip(".") for m in _NAME_TOKEN.finditer(_CARET.sub(r"\1", clean_latex(text)))]
+        for i, token in enumerate(tokens):
+            keys |= {_fold(token), _fold(_core(token)), _fold(" ".join(tokens[i : i + 2])), _fold(" ".join(tokens[i : i + 3]))}
+            keys |= {_fold(_core(part)) for part in re.split(r"[-–/]", token)}
+    keys.discard("")
+    return keys
+
+
+def unknown_names(sentence: str, evidence_texts: list[str]) -> list[str]:
+    """Names of ``sentence`` (see :func:`names_in`) that none of ``evidence_texts`` contains."""
+    known = _name_keys(evidence_texts)
+    return [n for n in names_in(sentence) if n not in _GENERIC_ACRONYMS and _fold(n) not in known
+            and not (re.fullmatch(r"[A-Z]{2,6}", n) and "^" + _fold(n) in known)]
+
+
+def name_reason(sentence: str, evidence_texts: list[str], elsewhere: dict[int, list[str]] | None = None) -> str:
+    """"name not in cited abstracts: S²FT" when an acronym or named method of ``sentence`` is
+    in none of ``evidence_texts`` (the cited abstracts), else "". ``elsewhere``: the other
+    sources' texts, to say whose a shared or borrowed name is ("S²FT (of [1])")."""
+    missing = unknown_names(sentence, evidence_texts)
+    if not missing:
+        return ""
+    owners = {n: [k for k, texts in sorted((elsewhere or {}).items()) if not unknown_names(n, texts)] for n in missing}
+    shown = [f"{n} (of {_canonical(owners[n])})" if owners[n] else n for n in missing]
+    return f"name not in cited abstracts: {', '.join(shown)}"
+
+
 # --------------------------------------------------------------------------- support
 
 
@@ -372,13 +584,16 @@ def check_support(
     evidence: dict[int, list[str]],
     embed: Callable[[list[str]], np.ndarray],
     threshold: float,
+    titles: dict[int, str] | None = None,
 ) -> list[SentenceSupport]:
     """Judge each answer sentence against the evidence sentences of the sources it cites.
 
     ``embed`` must return L2-normalised rows; it is called once (or not at all). A cited
     sentence is supported when its best cosine similarity to a cited evidence sentence
-    reaches ``threshold`` and all its numbers occur in that evidence. Citations of numbers
-    absent from ``evidence`` are ignored; if none is left: reason "unknown source [n]".
+    reaches ``threshold`` and every number and name (acronym, named method) in it occurs in
+    the cited abstracts (or their ``titles``). Citations of numbers absent from ``evidence``
+    are ignored; if none is left: reason "unknown source [n]". ``SentenceSupport.evidence`` is
+    the closest cited evidence sentence.
     """
     cited = [(i, [n for n in c if evidence.get(n)]) for i, (_, c) in enumerate(sentences) if c]
     texts = list(dict.fromkeys(
@@ -387,8 +602,9 @@ def check_support(
     ))
     vectors = dict(zip(texts, embed(texts))) if texts else {}
     by_index = dict(cited)
+    pools = {n: list(evidence.get(n) or []) + ([titles[n]] if titles and titles.get(n) else []) for n in evidence}
     return [
-        _judge(text, numbers, by_index.get(i), evidence, vectors, threshold)
+        _judge(text, numbers, by_index.get(i), evidence, vectors, threshold, pools)
         for i, (text, numbers) in enumerate(sentences)
     ]
 
@@ -400,6 +616,7 @@ def _judge(
     evidence: dict[int, list[str]],
     vectors: dict[str, np.ndarray],
     threshold: float,
+    pools: dict[int, list[str]],
 ) -> SentenceSupport:
     if not numbers:
         factual = is_factual(text)
@@ -408,9 +625,14 @@ def _judge(
         return SentenceSupport(text, numbers, False, 0.0, f"unknown source {_canonical(numbers)}")
     texts = [e for n in usable for e in evidence[n]]
     claim = vectors[strip_markers(text)]
-    score = float(max(float(np.dot(claim, vectors[e])) for e in texts))
-    missing = unknown_numbers(text, texts)
-    reasons = ([f"weak evidence ({score:.2f})"] if score < threshold else []) + (
-        [f"number not in cited abstracts: {', '.join(missing)}"] if missing else []
-    )
-    return SentenceSupport(text, numbers, not reasons, score, "; ".join(reasons))
+    scores = [float(np.dot(claim, vectors[e])) for e in texts]
+    best = int(np.argmax(scores))
+    score = scores[best]
+    cited_pool = [e for n in usable for e in pools[n]]
+    others = {n: pool for n, pool in pools.items() if n not in usable}
+    reasons = [r for r in (
+        f"weak evidence ({score:.2f})" if score < threshold else "",
+        number_reason(text, cited_pool),
+        name_reason(text, cited_pool, others),
+    ) if r]
+    return SentenceSupport(text, numbers, not reasons, score, "; ".join(reasons), evidence=texts[best])

@@ -41,7 +41,7 @@ def count_arg(limit: int) -> Callable[[str], int]:
     return parse
 
 
-CREATES_INDEX = ("ingest", "eval-beir")  # commands that may make a new data directory
+CREATES_INDEX = ("ingest", "eval-beir", "update")  # commands that may make a new data directory
 
 
 def _settings(args: argparse.Namespace):  # noqa: ANN202
@@ -73,7 +73,7 @@ def _store(settings):  # noqa: ANN001, ANN202
 @command("ingest")
 def cmd_ingest(args: argparse.Namespace) -> int:
     from .corpus import load_corpus
-    from .ingest import index_papers
+    from .update import index_resolved  # stored papers keep their ids (a seed page and the API meet)
 
     settings = _settings(args)
     paths = [Path(p) for p in (args.paths or [REPO_ROOT / "seeds"])]
@@ -87,22 +87,22 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if not report.papers:
         raise UserError("nothing to ingest: no parsable paper in the given files")
     store = _store(settings)
-    summary = index_papers(report.papers, store, settings, prune=args.prune, progress=not args.quiet)
+    summary = index_resolved(report.papers, store, settings, prune=args.prune, progress=not args.quiet)
     print(summary.line())
     return 0
 
 
 def _search_rows(settings, query: str, k: int, filters) -> list[dict[str, Any]]:  # noqa: ANN001
+    from .evidence import EvidenceBuilder
     from .retrieve import make_retriever
-    from .text import split_sentences
 
     retriever = make_retriever(settings)
     hits = retriever.search(query, k=k, filters=filters)
-    qvec = retriever.embeddings.embed_array([query])[0]
+    builder = EvidenceBuilder(settings, retriever.store, retriever.embeddings)
+    papers = retriever.store.papers([h.paper_id for h in hits])
+    quotes = builder.best_quotes(builder.query_vector(query), papers)
     rows = []
     for rank, hit in enumerate(hits, 1):
-        sentences = [s for c in hit.chunks[:2] for s in split_sentences(c.text)] or [hit.chunks[0].text]
-        sims = retriever.embeddings.embed_array(sentences) @ qvec
         rows.append({
             "rank": rank,
             "paper_id": hit.paper_id,
@@ -112,7 +112,7 @@ def _search_rows(settings, query: str, k: int, filters) -> list[dict[str, Any]]:
             "source": hit.metadata.get("source", ""),
             "score": round(hit.score, 5),
             "similarity": round(hit.dense, 4),
-            "sentence": sentences[int(sims.argmax())],
+            "sentence": quotes.get(hit.paper_id, (hit.chunks[0].text, 0.0))[0],
         })
     return rows
 
@@ -230,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="parse, chunk, embed and store corpus files (default: seeds/)")
-    p.add_argument("paths", nargs="*", help="files or directories (.txt Daily Papers pages, .jsonl, .csv, .gz)")
+    p.add_argument("paths", nargs="*", help="files or directories (.txt Daily Papers pages, saved Daily Papers .html "
+                   "pages or API .json responses, .jsonl, .csv, .gz)")
     p.add_argument("--prune", action="store_true", help="remove stored papers that are not in these files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _common(p)

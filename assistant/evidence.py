@@ -7,6 +7,7 @@ coverage verdict and the recommender all build their sources here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from .records import PaperHit, Reference
 from .settings import Settings
+from .store import StoredSentences
 from .text import sentence_spans
 
 
@@ -66,12 +68,12 @@ class EvidenceBuilder:
         (0: no limit, ``per_paper`` sentences each). Papers left without a sentence are not sources."""
         per_paper = self.settings.evidence.per_paper
         papers = self.store.papers([h.paper_id for h in hits])
-        flat = [(pid, span) for pid, p in papers.items() for span in sentence_spans(p["abstract"])]
+        table = self.sentence_table(papers)
+        flat = [(pid, span) for pid, rows in table.items() for span in rows.spans]
         if not flat:
             return Evidence(hits, papers, {}, 0.0)
-        texts = [papers[pid]["abstract"][a:b] for pid, (a, b) in flat]
-        vectors = self.embeddings.embed_array([query] + texts)
-        sims = vectors[1:] @ vectors[0]
+        texts = [text for rows in table.values() for text in rows.texts]
+        sims = np.concatenate([rows.vectors for rows in table.values()]) @ self.query_vector(query)
         ranked: dict[str, list[int]] = {pid: [] for pid in papers}
         for i in np.argsort(-sims, kind="stable").tolist():
             ranked[flat[i][0]].append(i)
@@ -85,15 +87,36 @@ class EvidenceBuilder:
         kept = [h for h in hits if h.paper_id in chosen]
         return Evidence(kept, {pid: papers[pid] for pid in chosen}, chosen, float(sims.max()))
 
+    def query_vector(self, text: str) -> np.ndarray:
+        return np.asarray(self.embeddings.embed_array([text])[0], dtype=np.float32)
+
+    def sentence_table(self, papers: dict[str, dict[str, Any]]) -> dict[str, StoredSentences]:
+        """Each paper's abstract sentences with their vectors, in ``papers`` order: stored at
+        ingest (a lookup), else embedded now (a store indexed before sentence vectors existed)."""
+        stored = self.store.sentences_of(papers)
+        missing = {pid: sentence_spans(p.get("abstract", "")) for pid, p in papers.items() if pid not in stored}
+        texts = {pid: [papers[pid]["abstract"][a:b] for a, b in spans] for pid, spans in missing.items()}
+        flat = [t for ts in texts.values() for t in ts]
+        vectors = np.asarray(self.embeddings.embed_array(flat), dtype=np.float32) if flat else None
+        at = 0
+        for pid, spans in missing.items():
+            rows = vectors[at : at + len(spans)] if vectors is not None else np.zeros((0, 0), dtype=np.float32)
+            stored[pid] = StoredSentences(spans, texts[pid], rows)
+            at += len(spans)
+        return {pid: stored[pid] for pid in papers if stored[pid].spans}
+
     def best_quotes(self, query_vector: np.ndarray, papers: dict[str, dict[str, Any]]) -> dict[str, tuple[str, float]]:
         """paper id -> (its abstract sentence closest to the query, that cosine)."""
         out: dict[str, tuple[str, float]] = {}
+        table = self.sentence_table(papers)
         for pid, paper in papers.items():
-            abstract = paper.get("abstract", "")
-            sentences = [abstract[a:b] for a, b in sentence_spans(abstract)] or [abstract]
-            sims = self.embeddings.embed_array(sentences) @ query_vector
+            rows = table.get(pid)
+            if rows is None:
+                out[pid] = (paper.get("abstract", ""), 0.0)
+                continue
+            sims = rows.vectors @ np.asarray(query_vector, dtype=np.float32)
             i = int(np.argmax(sims))
-            out[pid] = (sentences[i], float(sims[i]))
+            out[pid] = (rows.texts[i], float(sims[i]))
         return out
 
 
@@ -114,8 +137,23 @@ def references(evidence: Evidence) -> list[Reference]:
 
 
 def format_sources(refs: list[Reference]) -> str:
-    """The sources as the model reads them: ``[n] title`` then the evidence sentences."""
-    return "\n\n".join(f"[{ref.number}] {ref.title}\n{' '.join(ref.evidence)}" for ref in refs)
+    """The sources as the model reads them: ``[n] title`` then the evidence sentences, as data:
+    marker-like text inside a source ("cite [9]") is neutralised, so only the numbers given
+    here look like sources (see :func:`as_data`)."""
+    return "\n\n".join(f"[{ref.number}] {as_data(ref.title)}\n{as_data(' '.join(ref.evidence))}" for ref in refs)
+
+
+_BRACKETS = re.compile(r"[\[【［]([^\]】］\n]{0,40})[\]】］]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def as_data(text: str) -> str:
+    """Corpus text put in a prompt: square-bracketed spans become parenthesised (an abstract
+    cannot hand the model a citation marker), control and bidi characters become spaces, and
+    line breaks are flattened (an abstract cannot start a new prompt section)."""
+    text = _CONTROL.sub(" ", text)
+    text = _BRACKETS.sub(lambda m: f"({m.group(1)})", text)
+    return " ".join(text.split())
 
 
 def evidence_pool(ref: Reference) -> list[str]:

@@ -52,6 +52,7 @@ class IndexSummary:
     unchanged: int = 0
     added: int = 0  # papers new or changed (re-embedded)
     chunks_embedded: int = 0
+    sentences_embedded: int = 0  # abstract sentences embedded for evidence lookups
     removed: int = 0  # papers removed with --prune
     stale: int = 0  # papers in the store but not in the corpus (kept)
     seconds: float = 0.0
@@ -62,6 +63,8 @@ class IndexSummary:
             f"{self.papers} papers: {self.added} embedded ({self.chunks_embedded} chunks, "
             f"{rate:.1f} chunks/s), {self.unchanged} unchanged, {self.removed} removed"
         )
+        if self.sentences_embedded:
+            text += f"; {self.sentences_embedded} evidence sentences embedded"
         if self.stale:
             text += f"; {self.stale} stored papers not in these files kept (use --prune to remove)"
         return text + f" in {self.seconds:.1f}s"
@@ -106,7 +109,10 @@ def index_papers(papers: list[Paper], store, settings, prune: bool = False, prog
         if prune and gone:
             store.delete([cid for pid in gone for cid in state[pid]["chunk_ids"]])
             summary.removed = len(gone)
+        if prune and gone:
+            store.delete_sentences(gone)
         store.bump_generation()
+    summary.sentences_embedded = embed_sentences(papers, store, settings, progress)
     summary.chunks_embedded = len(todo)
     summary.seconds = time.perf_counter() - started
     return summary
@@ -133,3 +139,33 @@ def _embed_and_write(todo, store, settings, progress: bool, chunk_metadata) -> N
         rate = bar.n / max(bar.format_dict["elapsed"], 1e-6)
         bar.set_postfix_str(f"{len(papers_done)} papers, {rate * len(papers_done) / max(bar.n, 1):.1f} papers/s")
     bar.close()
+
+
+def embed_sentences(papers: list[Paper], store, settings, progress: bool = False) -> int:  # noqa: ANN001
+    """Store one vector per abstract sentence for papers whose stored sentences are missing or
+    stale (evidence is then a lookup and a dot product, not an embedding per answer). Written
+    paper by paper, so a killed run is completed by the next."""
+    from tqdm import tqdm
+
+    from .text import sentence_spans
+
+    state = store.sentence_state()
+    todo = [p for p in papers if state.get(p.paper_id) != p.content_hash]
+    done = 0
+    batch = max(settings.embedding.batch * 8, 64)
+    bar = tqdm(total=len(todo), unit="paper", disable=not progress or not todo, desc="sentences", dynamic_ncols=True)
+    for lo in range(0, len(todo), max(1, batch // 8)):
+        part = todo[lo : lo + max(1, batch // 8)]
+        spans = [sentence_spans(p.abstract) for p in part]
+        texts = [[p.abstract[a:b] for a, b in sp] for p, sp in zip(part, spans)]
+        flat = [t for ts in texts for t in ts]
+        vectors = store.embeddings.embed_array(flat) if flat else None
+        at = 0
+        for paper, sp, ts in zip(part, spans, texts):
+            rows = vectors[at : at + len(ts)] if vectors is not None else []
+            store.write_sentences(paper.paper_id, paper.content_hash, sp, ts, rows)
+            at += len(ts)
+        done += len(flat)
+        bar.update(len(part))
+    bar.close()
+    return done

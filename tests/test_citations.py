@@ -903,3 +903,216 @@ def test_pathological_inputs_are_fast(text):
     unknown_numbers(text, [text])
     is_factual(text)
     assert time.perf_counter() - start < 2.0
+
+
+# ----------------------------------------------------------------------------- claim checks (issue #11)
+
+from assistant.citations import (  # noqa: E402
+    ECHO,
+    TITLES_ONLY,
+    drop_sentences,
+    echoes_question,
+    name_reason,
+    names_in,
+    not_an_answer,
+    number_reason,
+    titles_only,
+    unknown_names,
+)
+
+
+@pytest.fixture(scope="module")
+def seed_papers():
+    """The seed corpus as stored (LaTeX cleaned: ``S$^{2}$FT`` is ``S²FT``), by short name."""
+    from assistant.corpus import load_corpus
+    from benchmarks.paths import SEEDS
+
+    papers = {p.paper_id: p for p in load_corpus([SEEDS]).papers}
+    return {"s2ft": papers["6fbe53fa14a5"], "s3ft": papers["f110f35bd01c"], "db1": papers["735af36db526"],
+            "cradle": papers["2688e349e774"], "tulu": papers["c4e10415982b"]}
+
+
+def sentences_of(paper) -> list[str]:
+    from assistant.text import split_sentences
+
+    return split_sentences(paper.abstract)
+
+
+CRADLE_Q = ("Which paper's agent plays an AAA cowboy open-world game purely from screen pixels, emitting keyboard "
+            "and mouse operations?")
+
+
+def test_the_seeds_hold_two_papers_with_near_identical_acronyms(seed_papers):
+    assert seed_papers["s2ft"].display_title.startswith("S²FT:") and "(S²FT)" in seed_papers["s2ft"].abstract
+    assert "(S3FT)" in seed_papers["s3ft"].abstract and "S²FT" not in seed_papers["s3ft"].abstract
+
+
+def test_titles_only_the_bare_list_of_titles_with_markers(seed_papers):
+    """Issue #11: "[1] <title> [2] <title> [3] <title>" and nothing else."""
+    titles = [seed_papers[k].display_title for k in ("s2ft", "s3ft", "db1")]
+    reply = " ".join(f"[{n}] {t}" for n, t in enumerate(titles, 1))
+    assert titles_only(reply, titles) == TITLES_ONLY
+
+
+@pytest.mark.parametrize("template", [
+    "See [1] {t} and [2] {u}.", "**{t}** [1]", "- {t} [1]", "The relevant papers are {t} [1] and {u} [2].",
+    "[1] {t_head}",  # a truncated title is still a title
+])
+def test_titles_only_with_list_words_emphasis_or_a_truncated_title(seed_papers, template):
+    t, u = seed_papers["cradle"].display_title, seed_papers["tulu"].display_title
+    sentence = template.format(t=t, u=u, t_head=" ".join(t.split()[:4]))
+    assert titles_only(sentence, [t, u]) == TITLES_ONLY
+
+
+@pytest.mark.parametrize("sentence", [
+    "Cradle plays Red Dead Redemption II from screen images [1].",  # no title at all
+    "[1] Towards General Computer Control: A Multimodal Agent for Red Dead Redemption II as a Case Study "
+    "introduces Cradle, an agent with six main modules.",  # a title, then a claim
+    "[1][2]",  # markers alone are joined to the sentence before, never an answer sentence of their own
+])
+def test_titles_only_passes_claims(seed_papers, sentence):
+    assert titles_only(sentence, [seed_papers["cradle"].display_title]) == ""
+
+
+def test_echo_the_title_then_the_users_own_words(seed_papers):
+    """Issue #11: "[1] <title> <the user's own words>"."""
+    title = seed_papers["cradle"].display_title
+    sentence = f"[1] {title} plays an AAA cowboy open-world game purely from screen pixels."
+    assert echoes_question(sentence, CRADLE_Q, [title]) == ECHO
+    assert echoes_question("The paper's agent plays an AAA cowboy open-world game from screen pixels [1].",
+                           CRADLE_Q, [title]) == ECHO
+
+
+@pytest.mark.parametrize(("sentence", "question"), [
+    ("Cradle plays Red Dead Redemption II taking only screen images as input [1].", CRADLE_Q),
+    ("S²FT cuts the memory cost of fine-tuning [1].", "Which methods cut the memory cost of fine-tuning?"),
+    ("S²FT saves training memory [1].", "Does S²FT save training memory?"),  # yes/no: restating it is the answer
+    ("It plays [1].", CRADLE_Q),  # too short to tell
+])
+def test_echo_passes_answers(sentence, question):
+    assert echoes_question(sentence, question, []) == ""
+
+
+def test_echo_matches_word_forms():
+    question = "How does reinforced fine-tuning improve math reasoning over supervised fine-tuning?"
+    assert echoes_question("Reinforced fine-tuning improves math reasoning over supervised fine-tuning [1].",
+                           question) == ECHO
+
+
+def test_not_an_answer_names_the_first_reason(seed_papers):
+    title = seed_papers["cradle"].display_title
+    assert not_an_answer(f"[1] {title}", CRADLE_Q, [title]) == TITLES_ONLY
+    assert not_an_answer(f"[1] {title} plays an AAA cowboy game from screen pixels.", CRADLE_Q, [title]) == ECHO
+    assert not_an_answer("Cradle has six main modules [1].", CRADLE_Q, [title]) == ""
+
+
+def test_number_reason_catches_the_garbled_model_size(seed_papers):
+    """Issue #11: DB1's "1.3 billion parameters" came back as "up to 1024 tokens"."""
+    evidence = sentences_of(seed_papers["db1"])
+    assert number_reason("DigitalBrain (DB1) can handle inputs of up to 1024 tokens [1].", evidence) == \
+        "number not in cited abstracts: 1024"
+    assert number_reason("DB1 has 13 billion parameters [1].", evidence) == "number not in cited abstracts: 13B"
+    assert number_reason("DB1 has 1.3 billion parameters and reaches human level in 870 tasks [1].", evidence) == ""
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("S²FT beats LoRA-based methods and GPT-4 on MMLU.", ["S²FT", "LoRA", "GPT-4", "MMLU"]),
+    ("DigitalBrain (DB1) has 1.3 billion parameters, 7B, 3x, 1.5-2.7x.", ["DigitalBrain", "DB1"]),
+    ("It builds on Llama 3.1 and Qwen 2.5, see Table 2.", ["Llama 3.1", "Qwen 2.5"]),
+    ("LLMs and PEFT methods [1].", ["LLM", "PEFT"]),
+    ("Fine-tuning large language models is costly.", []),
+    ("Over 300 tasks are covered in 2023.", []),
+])
+def test_names_in(text, expected):
+    assert names_in(text) == expected
+
+
+def test_the_s2ft_merge_is_caught_against_the_cited_abstract(seed_papers):
+    """Issue #11: asked which methods cut fine-tuning memory, the model credits S²FT's memory
+    saving to the other paper (S3FT): the name is checked against the abstract cited."""
+    merged = "S²FT saves training memory up to 3 times while improving generalization [1]."
+    assert unknown_names(merged, sentences_of(seed_papers["s3ft"])) == ["S²FT"]
+    assert unknown_names(merged, sentences_of(seed_papers["s2ft"])) == []
+    others = {2: sentences_of(seed_papers["s2ft"])}
+    assert name_reason(merged, sentences_of(seed_papers["s3ft"]), others) == "name not in cited abstracts: S²FT (of [2])"
+    assert name_reason("S3FT halves the drop of SFT to 2.5 [1].", sentences_of(seed_papers["s3ft"]), others) == ""
+
+
+@pytest.mark.parametrize(("sentence", "missing"), [
+    ("S2FT selects heads and channels [1].", []),  # ASCII spelling of S²FT
+    ("S^2FT selects heads and channels [1].", []),
+    ("The S²FT-style updates beat LoRA [1].", []),
+    ("S²FT uses QLoRA to fit the model [1].", ["QLoRA"]),
+    ("S²FT is compared to GPT-4o [1].", ["GPT-4o"]),
+])
+def test_unknown_names_folds_spellings(seed_papers, sentence, missing):
+    assert unknown_names(sentence, sentences_of(seed_papers["s2ft"])) == missing
+
+
+def test_unknown_names_model_generations_differ(seed_papers):
+    evidence = sentences_of(seed_papers["tulu"])
+    assert unknown_names("TÜLU 3 builds on Llama 3.1 base models and beats GPT-4o-mini [1].", evidence) == []
+    assert unknown_names("TÜLU 3 builds on Llama 2 base models [1].", evidence) == ["Llama 2"]
+
+
+def test_check_support_marks_a_borrowed_name_and_gives_the_closest_evidence(seed_papers):
+    evidence = {1: sentences_of(seed_papers["s3ft"]), 2: sentences_of(seed_papers["s2ft"])}
+    titles = {1: seed_papers["s3ft"].display_title, 2: seed_papers["s2ft"].display_title}
+    [s] = check_support([("S²FT saves training memory up to 3 times [1].", [1])], evidence, fake_embed, 0.0, titles)
+    assert not s.supported and s.reason == "name not in cited abstracts: S²FT (of [2])"
+    assert s.evidence in evidence[1]
+
+
+def test_check_support_a_name_in_the_cited_title_counts():
+    evidence = {1: ["We propose a family of structured sparse fine-tuning methods."]}
+    sentence = [("S²FT is a family of structured sparse fine-tuning methods [1].", [1])]
+    assert check_support(sentence, evidence, fake_embed, 0.3)[0].reason == "name not in cited abstracts: S²FT"
+    [s] = check_support(sentence, evidence, fake_embed, 0.3, {1: "S²FT: Efficient LLM Fine-tuning"})
+    assert (s.supported, s.reason, s.evidence) == (True, "", evidence[1][0])
+
+
+@pytest.mark.parametrize(("text", "drop", "expected"), [
+    ("[1] Title A [2] Title B", ["[1] Title A [2] Title B"], ""),
+    ("[1] Title A\n[2] Title B", ["[1] Title A [2] Title B"], ""),  # wrapped over lines
+    ("Papers:\n\n- [1] Title A\n- Cradle plays RDR2 [1].", ["[1] Title A"], "Papers:\n\n- Cradle plays RDR2 [1]."),
+    ("Cradle plays RDR2 [1]. [1] Title A plays the game.", ["[1] Title A plays the game."], "Cradle plays RDR2 [1]."),
+    ("Keep this [1].", [], "Keep this [1]."),
+])
+def test_drop_sentences(text, drop, expected):
+    assert drop_sentences(text, drop) == expected
+
+
+def test_claim_checks_are_fast_on_pathological_inputs():
+    import time
+
+    text = "S²FT LoRA GPT-4 Llama 3 " * 800
+    start = time.perf_counter()
+    titles_only(text, [text[:2000]] * 5)
+    echoes_question(text, text, [text[:2000]])
+    unknown_names(text, [text])
+    drop_sentences(text + "\n" + text, [text])
+    assert time.perf_counter() - start < 5.0
+
+
+@pytest.mark.parametrize(("sentence", "missing"), [
+    ("S²FT beats PEFT baselines for LLMs [1].", []),  # PEFT and LLM are in the abstract
+    ("S²FT is a parameter-efficient method for large language models and AI [1].", []),
+    ("Cradle is an AI agent that plays RDR2 [1].", ["RDR2"]),  # "AI" is generic; RDR2 is not in the abstract
+    ("Cradle uses an LMM and a VLM [1].", ["VLM"]),  # LMM is in the abstract, VLM is not
+])
+def test_unknown_names_accepts_spelled_out_and_generic_acronyms(seed_papers, sentence, missing):
+    paper = seed_papers["s2ft"] if sentence.startswith("S²FT") else seed_papers["cradle"]
+    assert unknown_names(sentence, sentences_of(paper)) == missing
+
+
+def test_unknown_names_spelled_out_acronym():
+    assert unknown_names("It beats SFT [1].", ["better than standard supervised fine-tuning"]) == []
+    assert unknown_names("It beats DPO [1].", ["better than standard supervised fine-tuning"]) == ["DPO"]
+
+
+def test_claim_checks_read_titles_as_stored_with_latex(seed_papers):
+    """References carry the raw title ("S$^{2}$FT: ..."); the model writes "S²FT"."""
+    raw = seed_papers["s2ft"].title
+    assert raw.startswith("S$^{2}$FT")
+    assert titles_only(f"[1] {seed_papers['s2ft'].display_title}", [raw]) == TITLES_ONLY
+    assert unknown_names("S²FT is efficient [1].", [raw]) == []

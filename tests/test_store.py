@@ -204,3 +204,29 @@ def test_unreachable_server_is_a_clear_error(settings_for):
     settings = settings_for(chroma_host="127.0.0.1", chroma_port=free_port())
     with pytest.raises(StoreError, match="cannot reach the Chroma server"):
         Store(settings, embeddings_for(settings))
+
+
+def _read_only_mounts_work() -> bool:
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount --bind /tmp /tmp && mount -o remount,ro,bind /tmp"],
+                           capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _read_only_mounts_work(), reason="needs a private read-only bind mount (unshare -m)")
+def test_read_only_data_directory_opens_for_reading(tmp_path):
+    env, db = _indexed(tmp_path)
+    data = tmp_path / "data"
+    before = {p: p.stat().st_mtime_ns for p in data.rglob("*") if p.is_file()}
+    cli = f"{sys.executable} -m assistant.cli"
+    script = (f"mount --bind {data} {data} && mount -o remount,ro,bind {data} && "
+              f"{cli} stats --json && {cli} search robots -k 1 --json && "
+              f"{cli} ask 'What is paper number 2 about?' --provider extractive; "
+              f"printf '%s' '{{\"title\": \"A new paper on fish\", \"abstract\": \"{ABSTRACT}\"}}' > {tmp_path}/new.jsonl; "
+              f"{cli} ingest {tmp_path}/new.jsonl --quiet; echo ingest-rc=$?")
+    result = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, cwd=REPO,
+                            env=dict(os.environ, **env), timeout=300)
+    assert '"papers": 4' in result.stdout and "Paper number 2" in result.stdout, result.stdout + result.stderr
+    assert "[1]" in result.stdout
+    assert "ingest-rc=2" in result.stdout and "is read-only" in result.stderr and "Traceback" not in result.stderr
+    after = {p: p.stat().st_mtime_ns for p in data.rglob("*") if p.is_file()}
+    assert after == before  # nothing in the read-only directory was touched

@@ -9,8 +9,11 @@ Layout of ``DATA_DIR``::
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,12 +24,23 @@ import numpy as np
 
 from ..records import Chunk, Paper
 from ..settings import Settings, quiet_environment
+from ..text import sentence_spans
 
 PAGE = 5000
+SENTENCES = "__sentences"  # suffix of the collection holding one vector per abstract sentence
 
 
 class StoreError(RuntimeError):
     """The store cannot be opened or used; the message says why and what to do."""
+
+
+@dataclass
+class StoredSentences:
+    """One paper's abstract sentences as stored: spans into the abstract, texts, vectors (rows)."""
+
+    spans: list[tuple[int, int]]
+    texts: list[str]
+    vectors: np.ndarray
 
 
 @dataclass
@@ -53,14 +67,16 @@ def chunk_metadata(paper: Paper, chunk: Chunk, n_chunks: int) -> dict[str, Any]:
         "end": chunk.end,
         "paper_hash": paper.content_hash,
         "n_chunks": n_chunks,
+        "n_sentences": len(sentence_spans(paper.abstract)),
         "authors": paper.authors,
         "year": paper.year,
         "venue": paper.venue,
         "url": paper.url,
+        "arxiv_id": paper.arxiv_id, "upvotes": paper.upvotes,
     }
 
 
-def _client(settings: Settings):  # noqa: ANN202 - chromadb client
+def _client(settings: Settings, path: Path | None = None):  # noqa: ANN202 - chromadb client
     quiet_environment()
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -70,34 +86,71 @@ def _client(settings: Settings):  # noqa: ANN202 - chromadb client
         return chromadb.HttpClient(
             host=settings.store.chroma_host, port=settings.store.chroma_port, settings=chroma_settings
         )
-    path = Path(settings.store.data_dir) / "chroma"
+    path = path or Path(settings.store.data_dir) / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def _is_read_only(chroma_dir: Path, exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "readonly" in text or "read-only" in text or (chroma_dir.is_dir() and not os.access(chroma_dir, os.W_OK))
+
+
+def read_only_copy(chroma_dir: Path) -> Path:
+    """A private copy of a store that cannot be written (Chroma writes on open): read from it,
+    removed at exit. Nothing is ever written to the original."""
+    target = Path(tempfile.mkdtemp(prefix="paper-assistant-readonly-")) / "chroma"
+    shutil.copytree(chroma_dir, target)
+    atexit.register(shutil.rmtree, target.parent, True)
+    return target
 
 
 class Store:
     """Chroma collection of chunks (cosine space) plus the files beside it."""
 
     def __init__(self, settings: Settings, embeddings: Any = None) -> None:
-        from langchain_chroma import Chroma
-
         self.settings = settings
         self.embeddings = embeddings
+        self.read_only = False  # the data directory cannot be written: reads only, from a copy
+        chroma_dir = Path(settings.store.data_dir) / "chroma"
         if not settings.store.chroma_host:
-            check_database(Path(settings.store.data_dir) / "chroma")
+            check_database(chroma_dir)
         try:
-            self.client = _client(settings)
-            self.vectorstore = Chroma(
-                collection_name=settings.store.collection,
-                embedding_function=embeddings,
-                client=self.client,
-                collection_configuration={"hnsw": {"space": "cosine"}},
-            )
-            self._chroma = self.client.get_collection(settings.store.collection, embedding_function=None)
+            self._open(None)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # noqa: BLE001 - chromadb raises many kinds; a Rust panic is a BaseException
-            raise StoreError(_explain(exc, settings)) from exc
+            if settings.store.chroma_host or not _is_read_only(chroma_dir, exc) or not chroma_dir.is_dir():
+                raise StoreError(_explain(exc, settings)) from exc
+            self._open_read_only(chroma_dir)
+
+    def _open_read_only(self, chroma_dir: Path) -> None:
+        try:
+            self._open(read_only_copy(chroma_dir))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001
+            raise StoreError(_explain(exc, self.settings)) from exc
+        self.read_only = True
+
+    def _open(self, path: Path | None) -> None:
+        from langchain_chroma import Chroma
+
+        self.client = _client(self.settings, path)
+        self.vectorstore = Chroma(  # LangChain's view of the same collection (add_texts, as_retriever)
+            collection_name=self.settings.store.collection,
+            embedding_function=self.embeddings,
+            client=self.client,
+            collection_configuration={"hnsw": {"space": "cosine"}},
+        )
+        self._chroma = self.client.get_collection(self.settings.store.collection, embedding_function=None)
+        self._sentence_chroma: Any = None
+
+    def _writable(self) -> None:
+        if self.read_only:
+            where = Path(self.settings.store.data_dir) / "chroma"
+            raise StoreError(f"the store at {where} is read-only: it can be searched and asked, not changed. "
+                             "Make the directory writable, or set ASSISTANT_DATA_DIR to a writable copy, to index.")
 
     # ------------------------------------------------------------ paths
 
@@ -162,7 +215,9 @@ class Store:
         return self._chroma.count()
 
     def generation(self) -> str:
-        meta = self._chroma.metadata or {}
+        # read afresh: the collection object caches its metadata, and another process (a cron
+        # 'assistant update') may have bumped it since
+        meta = self.client.get_collection(self.settings.store.collection, embedding_function=None).metadata or {}
         return str(meta.get("generation", "0"))
 
     def iter_chunks(self, include_text: bool = True) -> Iterator[StoredChunk]:
@@ -201,6 +256,35 @@ class Store:
             chunks.sort(key=lambda c: c.metadata.get("chunk_index", 0))
         return out
 
+    def paper_vectors(self, paper_ids: Iterable[str] | None = None) -> tuple[list[str], np.ndarray, list[dict[str, Any]]]:
+        """(paper ids, one unit vector each: the normalised mean of its chunk vectors, the first
+        chunk's metadata) for ``paper_ids``, or for every stored paper when None."""
+        sums: dict[str, np.ndarray] = {}
+        metas: dict[str, dict[str, Any]] = {}
+        wanted = None if paper_ids is None else list(dict.fromkeys(paper_ids))
+        pages = ([wanted[lo : lo + PAGE] for lo in range(0, len(wanted), PAGE)] if wanted is not None
+                 else iter(lambda: None, 0))
+        offset = 0
+        for ids in pages:
+            if ids is None:
+                got = self._chroma.get(include=["embeddings", "metadatas"], limit=PAGE, offset=offset)
+                offset += len(got["ids"])
+            else:
+                got = self._chroma.get(where={"paper_id": {"$in": ids}}, include=["embeddings", "metadatas"])
+            if not got["ids"] and ids is None:
+                break
+            for vec, meta in zip(np.asarray(got["embeddings"], dtype=np.float32), got["metadatas"]):
+                pid = meta["paper_id"]
+                sums[pid] = sums[pid] + vec if pid in sums else vec.copy()
+                if pid not in metas or meta.get("chunk_index", 0) == 0:
+                    metas[pid] = dict(meta)
+        ids_out = list(sums)
+        if not ids_out:
+            return [], np.zeros((0, 0), dtype=np.float32), []
+        matrix = np.stack([sums[p] for p in ids_out])
+        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        return ids_out, matrix, [metas[p] for p in ids_out]
+
     def papers(self, paper_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Paper records (metadata plus the abstract rebuilt from chunk spans)."""
         return {pid: paper_record(chunks) for pid, chunks in self.chunks_of(paper_ids).items() if chunks}
@@ -238,18 +322,22 @@ class Store:
 
     def upsert(self, texts: list[str], metadatas: list[dict[str, Any]], ids: list[str], vectors: list[list[float]]) -> None:
         """Write pre-embedded chunks (ids are deterministic, so this is idempotent)."""
+        self._writable()
         self._chroma.upsert(ids=ids, embeddings=vectors, documents=texts, metadatas=metadatas)
 
     def add_texts(self, texts: list[str], metadatas: list[dict[str, Any]], ids: list[str]) -> None:
         """Embed with the store's embedding model (LangChain path) and write."""
+        self._writable()
         self.vectorstore.add_texts(texts=texts, metadatas=metadatas, ids=ids)
 
     def delete(self, chunk_ids: Iterable[str]) -> None:
+        self._writable()
         ids = list(chunk_ids)
         for lo in range(0, len(ids), PAGE):
             self._chroma.delete(ids=ids[lo : lo + PAGE])
 
     def bump_generation(self) -> str:
+        self._writable()
         token = uuid.uuid4().hex[:12]
         meta = {k: v for k, v in (self._chroma.metadata or {}).items() if not k.startswith("hnsw:")}
         meta["generation"] = token
@@ -257,9 +345,81 @@ class Store:
         shutil.rmtree(self.bm25_dir, ignore_errors=True)
         return token
 
+    # ------------------------------------------------------------ sentence vectors
+
+    @property
+    def sentence_collection_name(self) -> str:
+        return f"{self.settings.store.collection}{SENTENCES}"
+
+    def _sentences(self, create: bool = False) -> Any:
+        """The collection of abstract sentences (one vector each), or None when there is none yet."""
+        if self._sentence_chroma is None:
+            try:
+                if create:
+                    self._sentence_chroma = self.client.get_or_create_collection(
+                        self.sentence_collection_name, embedding_function=None,
+                        configuration={"hnsw": {"space": "cosine"}})
+                else:
+                    self._sentence_chroma = self.client.get_collection(self.sentence_collection_name,
+                                                                       embedding_function=None)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:  # noqa: BLE001 - not created yet (an older store): callers fall back
+                return None
+        return self._sentence_chroma
+
+    def sentence_state(self) -> dict[str, str]:
+        """paper id -> the content hash its stored sentence vectors were made from."""
+        state: dict[str, str] = {}
+        collection = self._sentences()
+        offset = 0
+        while collection is not None:
+            page = collection.get(include=["metadatas"], limit=PAGE, offset=offset)
+            if not page["ids"]:
+                break
+            for meta in page["metadatas"]:
+                state[str(meta["paper_id"])] = str(meta.get("paper_hash", ""))
+            offset += len(page["ids"])
+        return state
+
+    def write_sentences(self, paper_id: str, paper_hash: str, spans: list[tuple[int, int]], texts: list[str],
+                        vectors: np.ndarray) -> None:
+        """Replace a paper's sentence vectors (ids ``<paper id>#s<i>``: a rerun overwrites them)."""
+        self._writable()
+        collection = self._sentences(create=True)
+        collection.delete(where={"paper_id": paper_id})
+        if not texts:
+            return
+        collection.upsert(
+            ids=[f"{paper_id}#s{i}" for i in range(len(texts))], documents=texts,
+            embeddings=np.asarray(vectors, dtype=np.float32).tolist(),
+            metadatas=[{"paper_id": paper_id, "paper_hash": paper_hash, "start": a, "end": b} for a, b in spans],
+        )
+
+    def delete_sentences(self, paper_ids: Iterable[str]) -> None:
+        self._writable()
+        collection = self._sentences()
+        ids = list(paper_ids)
+        for lo in range(0, len(ids), PAGE) if collection is not None else ():
+            collection.delete(where={"paper_id": {"$in": ids[lo : lo + PAGE]}})
+
+    def sentences_of(self, papers: dict[str, dict[str, Any]]) -> dict[str, StoredSentences]:
+        """Stored sentence spans, texts and vectors of ``papers`` (records from :meth:`papers`),
+        for those whose vectors were made from the text now stored (same content hash)."""
+        collection = self._sentences()
+        if collection is None or not papers:
+            return {}
+        ids = [f"{pid}#s{i}" for pid, p in papers.items() for i in range(int(p.get("n_sentences") or 0))]
+        got = collection.get(ids=ids, include=["documents", "metadatas", "embeddings"]) if ids else {"ids": []}
+        if not got["ids"]:
+            got = collection.get(where={"paper_id": {"$in": list(papers)}}, include=["documents", "metadatas", "embeddings"])
+        return _group_sentences(got, papers)
+
     # ------------------------------------------------------------ bm25 files
 
     def save_bm25(self, generation: str, saver: Any) -> None:
+        if self.read_only:
+            return  # kept in memory: a read-only data directory gets no index files
         target = self.bm25_dir
         tmp = target.with_name(target.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -277,6 +437,25 @@ class Store:
         except (OSError, ValueError, KeyError):
             return None
         return None
+
+
+def _group_sentences(got: dict[str, Any], papers: dict[str, dict[str, Any]]) -> dict[str, StoredSentences]:
+    rows: dict[str, list[tuple[int, int, str, int]]] = {}
+    for i, (doc, meta) in enumerate(zip(got["documents"], got["metadatas"])):
+        pid = str(meta["paper_id"])
+        paper = papers.get(pid)
+        if paper is not None and meta.get("paper_hash") == paper.get("paper_hash"):
+            rows.setdefault(pid, []).append((int(meta["start"]), int(meta["end"]), doc or "", i))
+    vectors = np.asarray(got["embeddings"], dtype=np.float32) if got["ids"] else np.zeros((0, 0), dtype=np.float32)
+    out: dict[str, StoredSentences] = {}
+    for pid, found in rows.items():
+        found.sort()
+        abstract = papers[pid].get("abstract", "")
+        if any(abstract[a:b] != text for a, b, text, _ in found):
+            continue  # spans no longer match the stored abstract: let the caller embed afresh
+        out[pid] = StoredSentences([(a, b) for a, b, _, _ in found], [t for _, _, t, _ in found],
+                                   vectors[[i for _, _, _, i in found]])
+    return out
 
 
 def paper_record(chunks: list[StoredChunk]) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def to_markdown(answer: Answer) -> str:
         for s in answer.support:
             mark = "✓" if s.supported else "✗"
             cites = "".join(f"\\[{n}\\]" for n in s.citations)
-            why = f"({md_text(s.reason)})" if s.reason else ""
+            why = f"({'dropped from the answer: ' if s.dropped else ''}{md_text(s.reason)})" if s.reason else ""
             lines.append(" ".join(x for x in (f"- {mark}", md_text(plain(s.text)), cites, why) if x))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -77,9 +77,9 @@ def render_reply(answer: Answer) -> str:
     if answer.kind == "recommendations" and not answer.refused and answer.references:
         body = render_recommendations(answer)
     else:
-        body = safe_markdown(answer.text, numbers)
+        body = _answer_body(answer, numbers)
     tail = []
-    checked = [s for s in answer.support if s.citations or s.reason]
+    checked = [s for s in answer.support if (s.citations or s.reason) and not s.dropped]
     if checked and answer.kind != "recommendations":
         ok = sum(s.supported for s in checked)
         mark = "✓" if ok == len(checked) else "⚠"
@@ -91,6 +91,25 @@ def render_reply(answer: Answer) -> str:
         who = "extractive: evidence sentences, no language model" if answer.provider == "extractive" else f"the {answer.provider} model"
         tail.append(f"*Answered by {md_text(who)}.*")
     return body + ("\n\n" + "\n\n".join(tail) if tail else "")
+
+
+def garbled(reason: str) -> bool:
+    """A number or name of the sentence is in no abstract it cites (see ``citations._judge``)."""
+    return "not in cited abstracts" in (reason or "")
+
+
+def _answer_body(answer: Answer, numbers: set[int]) -> str:
+    """The answer text; a sentence whose number or name is in no abstract it cites is struck
+    through and followed by the closest sentence of the abstracts it cites (all escaped)."""
+    text, out, pos = answer.text, [], 0
+    for s in answer.support:
+        at = text.find(s.text, pos) if s.text and s.citations and not s.dropped and garbled(s.reason) else -1
+        if at < 0:
+            continue
+        quote = f" *(the cited abstract says: “{md_text(s.evidence)}”)*" if s.evidence else ""
+        out += [safe_markdown(text[pos:at], numbers), f"~~{safe_markdown(s.text, numbers)}~~{quote}"]
+        pos = at + len(s.text)
+    return "".join(out) + safe_markdown(text[pos:], numbers)
 
 
 def render_recommendations(answer: Answer) -> str:
@@ -210,6 +229,7 @@ def render_card(ref: Reference, answer: Answer) -> str:
     for s in claims:
         mark, cls = ("✓", "pa-ok") if s.supported else ("✗", "pa-bad")
         why = s.reason or ("supported" if s.supported else "not supported")
+        why = f"dropped from the answer: {why}" if s.dropped else why
         score = f", {s.score:.2f}" if s.score else ""
         rows.append(f'<li class="{cls}"><span class="pa-mark">{mark}</span> {esc(plain(s.text))}'
                     f'<span class="pa-why"> — {esc(why)}{esc(score)}</span></li>')
