@@ -75,11 +75,12 @@ class BM25Index:
         if not filters:
             return None
         keep = np.ones(len(self.ids), dtype=bool)
-        if filters.page_dates and filters.sources:  # both on one appearance: that page, that date
-            keep &= self._any("appearance", [f"{s}|{d}" for s in filters.sources for d in filters.page_dates])
-        elif filters.page_dates or filters.sources:
-            key = "page_date" if filters.page_dates else "source"
-            keep &= self._any(key, filters.page_dates or filters.sources)
+        dates = filters.dates_among(self.members("page_date")) if filters.has_dates else []
+        if filters.has_dates and filters.sources:  # both on one appearance: that page, that date
+            keep &= self._any("appearance", [f"{s}|{d}" for s in filters.sources for d in dates])
+        elif filters.has_dates or filters.sources:
+            key = "page_date" if filters.has_dates else "source"
+            keep &= self._any(key, dates if filters.has_dates else filters.sources)
         if filters.exclude_papers:
             codes, lookup = self.column("paper_id")
             wanted = np.array([lookup[v] for v in filters.exclude_papers if v in lookup], dtype=np.int32)

@@ -239,7 +239,7 @@ class Retriever:
         if not filters:
             return self._query(qvec, min(depth, count))
         index = self.bm25()
-        if filters.page_dates or filters.sources:
+        if filters.has_dates or filters.sources:
             mask = index.mask(filters)
             n_allowed = int(index.chunk_counts()[mask].sum())
             if n_allowed <= self.exact_filter_limit:
