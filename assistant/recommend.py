@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from .chain import filter_note, refusal_text
-from .evidence import EvidenceBuilder, references
+from .evidence import EvidenceBuilder, as_data, references
 from .prompts import load as load_prompt
 from .records import Answer, PaperHit, Recommendation, Reference, SentenceSupport
 from .retrieve import Filters, Retriever
@@ -36,8 +37,52 @@ _LEAD = re.compile(
 )
 
 
+_ORDER = {
+    "upvotes": re.compile(r"\b(most[- ](up)?voted|most popular|(by|most) upvotes?|top[- ]rated)\b", re.I),
+    "recent": re.compile(r"\b(newest|latest|most recent|recent first|new first|by date)\b", re.I),
+}
+_ORDERED_LIST = re.compile(r"\b(newest|latest|most recent|most[- ](up)?voted|most popular|top[- ]rated) papers\b", re.I)
+
+
 def is_recommendation(question: str) -> bool:
-    return bool(_INTENT.search(question))
+    return bool(_INTENT.search(question) or _ORDERED_LIST.search(question))
+
+
+def order_asked(question: str) -> str:
+    """"upvotes" or "recent" when the reader asks for a list in that order ("the most upvoted
+    papers on agents", "newest papers on diffusion"), else "" (relevance and diversity)."""
+    return next((name for name, pattern in _ORDER.items() if pattern.search(question)), "")
+
+
+def _latest_date(meta: dict[str, Any]) -> str:
+    """The paper's latest page date, sortable: YYYY-MM-DD as is; a yearless "Mar 13" before any dated one."""
+    import datetime as dt
+
+    best = ""
+    for where in [meta.get("appearances") or "", f"|{meta.get('page_date', '')}"]:
+        for item in str(where).split(";"):
+            day = item.partition("|")[2]
+            try:
+                key = dt.date.fromisoformat(day[:10]).isoformat()
+            except ValueError:
+                try:
+                    key = "0000-" + dt.datetime.strptime(" ".join(day.split()[:2])[:6], "%b %d").strftime("%m-%d")
+                except ValueError:
+                    continue
+            best = max(best, key)
+    return best
+
+
+def order_items(items: list[Recommendation], hits: list[PaperHit], order: str) -> list[Recommendation]:
+    """The list re-ranked by upvotes or by latest page date (ties keep their order)."""
+    if not order:
+        return items
+    meta = {h.paper_id: h.metadata for h in hits}
+    if order == "upvotes":
+        ranked = sorted(items, key=lambda r: -int(meta.get(r.paper_id, {}).get("upvotes") or 0))
+    else:
+        ranked = sorted(items, key=lambda r: _latest_date(meta.get(r.paper_id, {})), reverse=True)
+    return [replace(r, rank=i) for i, r in enumerate(ranked, 1)]
 
 
 def wants_more(question: str) -> bool:
@@ -55,6 +100,7 @@ class RecommendationSet:
     retrieval_ms: float = 0.0
     coverage: float | None = None  # the model's P(the papers cover the interest), if judged
     provider: str = "extractive"  # who wrote the reasons
+    pending_judge: Any = None  # made with reasons=False: the model judge still to run (Recommender.finish_verdict)
 
 
 def mmr(relevance: np.ndarray, vectors: np.ndarray, n: int, lam: float = 0.75) -> list[int]:
@@ -81,10 +127,17 @@ class Recommender:
         self.chat_model = chat_model
         self.evidence = EvidenceBuilder(settings, retriever.store, retriever.embeddings)
         self.coverage = Coverage(settings, retriever, chat_model)
+        self.library: Any = None  # a LibraryRecommender: free-text lists are re-ranked by the reader's library
 
     def recommend(self, interest: str, n: int = 5, exclude: set[str] | None = None,
-                  filters: Filters | None = None, like_paper_id: str = "") -> RecommendationSet:
+                  filters: Filters | None = None, like_paper_id: str = "", reasons: bool = True) -> RecommendationSet:
+        """The list; with ``reasons=False`` every reason is the template (no model call for them):
+        :meth:`stream_reasons` fills them in afterwards, one at a time."""
         exclude = set(exclude or ())
+        model = None
+        if self.library is not None:
+            exclude |= self.library.excluded()
+            model = self.library.model()
         query = interest
         if like_paper_id:
             paper = self.retriever.store.papers([like_paper_id]).get(like_paper_id)
@@ -94,7 +147,7 @@ class Recommender:
             interest = interest or f"papers like “{paper.get('display_title', '')}”"
             exclude.add(like_paper_id)
         base = filters or Filters()
-        filters = Filters(base.page_dates, base.sources, tuple(sorted(set(base.exclude_papers) | exclude)))
+        filters = replace(base, exclude_papers=tuple(sorted(set(base.exclude_papers) | exclude)))
         t0 = time.perf_counter()
         pool = max(self.settings.retrieval.list_pool * n, self.settings.retrieval.list_pool_min)
         hits = self.retriever.search(query, k=pool, filters=filters)
@@ -104,32 +157,57 @@ class Recommender:
             result.refused = True
             return result
         if not like_paper_id:
-            verdict = self.verdict(interest, hits)
+            verdict = self.verdict(interest, hits, judge=reasons)
+            if verdict.pending:  # streamed: the list is shown first, the judge runs after it
+                later = self._later
+                result.pending_judge = lambda: self.coverage.judge(*later)
             result.coverage, result.notice = verdict.coverage, verdict.detail
             if verdict.refused:
                 result.refused, result.closest = True, hits[:3]
                 result.notice = " ".join(filter(None, [result.notice, filter_note(base)]))
                 return result
-        result.items = self._items(interest, query, hits, n)
+        result.items = self._items(interest, query, hits, n, model, reasons)
+        if order := order_asked(interest):
+            result.items = order_items(result.items, hits, order)
+            note = "Sorted by upvotes." if order == "upvotes" else "Newest first."
+            result.notice = " ".join(filter(None, [result.notice, note]))
+        if model is not None:
+            moved = len({i.paper_id for i in result.items} - {h.paper_id for h in self._diversify(hits, n)})
+            note = f"{moved} of {len(result.items)} picked with your library."
+            result.notice = " ".join(filter(None, [result.notice, note]))
         return result
 
-    def verdict(self, interest: str, hits: list[PaperHit]) -> Verdict:
+    def finish_verdict(self, result: RecommendationSet) -> bool:
+        """Run a streamed list's pending model judge; True (and the list emptied) when it refuses."""
+        if result.pending_judge is None:
+            return False
+        verdict, result.pending_judge = result.pending_judge(), None
+        result.coverage = verdict.coverage
+        result.notice = " ".join(filter(None, [result.notice, verdict.detail]))
+        if verdict.refused:
+            result.refused, result.closest, result.items = True, result.hits[:3], []
+        return verdict.refused
+
+    def verdict(self, interest: str, hits: list[PaperHit], judge: bool = True) -> Verdict:
         """The coverage verdict on the sources as the answer chain builds them (the top papers,
         within the answer's context budget when a model judges), the form its thresholds were
         calibrated on; a quoted title may match any candidate."""
         budget = self.settings.evidence.context_tokens if self.chat_model is not None else 0
         evidence = self.evidence.gather(interest, hits[: self.settings.evidence.papers], budget)
         verdict = self.coverage.screen(interest, evidence, titles=[h.title for h in hits])
-        if verdict.pending:
+        if verdict.pending and not judge:
+            self._later = (verdict, interest, references(evidence))
+        elif verdict.pending:
             verdict = self.coverage.judge(verdict, interest, references(evidence))
         return verdict
 
-    def _items(self, interest: str, query: str, hits: list[PaperHit], n: int) -> list[Recommendation]:
-        picked = self._diversify(hits, n)
+    def _items(self, interest: str, query: str, hits: list[PaperHit], n: int, model: Any = None,
+               with_reasons: bool = True) -> list[Recommendation]:
+        picked = self._diversify(hits, n, model)
         papers = self.retriever.store.papers([h.paper_id for h in picked])
         qvec = self.embeddings.embed_array([query])[0]
         quotes = self.evidence.best_quotes(qvec, {h.paper_id: papers.get(h.paper_id, {}) for h in picked})
-        reasons = self._reasons(interest, picked, quotes)
+        reasons = self._reasons(interest, picked, quotes) if with_reasons else {}
         items = []
         for rank, hit in enumerate(picked, 1):
             paper = papers.get(hit.paper_id, {})
@@ -141,19 +219,28 @@ class Recommender:
             ))
         return items
 
-    def _diversify(self, hits: list[PaperHit], n: int) -> list[PaperHit]:
+    def _diversify(self, hits: list[PaperHit], n: int, model: Any = None) -> list[PaperHit]:
+        """MMR over the candidates; with a library ``model``, relevance within the relevant set
+        (the candidates) is blended with the reader's library scores."""
         best_chunks = [h.chunks[0].chunk_id for h in hits]
         ids, found = self.retriever.store.vectors(best_chunks)
         by_id = dict(zip(ids, found))
         vectors = np.stack([by_id[c] for c in best_chunks])
         scores = np.array([h.score for h in hits])
         relevance = (scores - scores.min()) / ((scores.max() - scores.min()) or 1.0)
+        if model is not None:
+            from .library import blend
+
+            rows = model.corpus.rows([h.paper_id for h in hits])
+            if len(rows) == len(hits):
+                relevance = blend(relevance, model.scores(rows), self.settings.library.blend)
         return [hits[i] for i in mmr(relevance, vectors, n, self.settings.retrieval.mmr_lambda)]
 
     def _reasons(self, interest: str, hits: list[PaperHit], quotes: dict) -> dict[int, str]:
         if self.chat_model is None:
             return {}
-        listing = "\n".join(f"{i}. {h.display_title}\n   Quote: \u201c{quotes[h.paper_id][0]}\u201d" for i, h in enumerate(hits, 1))
+        listing = "\n".join(f"{i}. {as_data(h.display_title)}\n   Quote: \u201c{as_data(quotes[h.paper_id][0])}\u201d"
+                            for i, h in enumerate(hits, 1))
         messages = load_prompt("recommend").messages(interest=interest, papers=listing)
         try:
             reply = self.chat_model.invoke(messages, max_tokens=self.settings.generation.reason_tokens * len(hits),
@@ -161,6 +248,32 @@ class Recommender:
         except Exception:  # noqa: BLE001 - reasons fall back to the template
             return {}
         return self._grounded(parse_reasons(str(reply.content)), hits, quotes)
+
+    def stream_reasons(self, result: RecommendationSet) -> Iterator[int]:
+        """Fill in the model's reasons of a list made with ``reasons=False``, as the model writes
+        them: the rank of each item whose reason changed, when its line is complete."""
+        if self.chat_model is None or not result.items:
+            return
+        hits = [PaperHit(i.paper_id, i.title, i.score, [], {"display_title": i.title}) for i in result.items]
+        quotes = {i.paper_id: (i.quote, i.score) for i in result.items}
+        listing = "\n".join(f"{i}. {h.display_title}\n   Quote: \u201c{quotes[h.paper_id][0]}\u201d" for i, h in enumerate(hits, 1))
+        messages = load_prompt("recommend").messages(interest=result.interest, papers=listing)
+        text, done = "", set()
+        try:
+            chunks = self.chat_model.stream(messages, max_tokens=self.settings.generation.reason_tokens * len(hits),
+                                            temperature=0.0)
+            for chunk in [*chunks, None]:
+                text += "" if chunk is None else str(chunk.content)
+                complete = text if chunk is None else text[: text.rfind("\n") + 1]
+                parsed = parse_reasons(complete)
+                ready = {r: v for r, v in parsed.items() if r not in done and (chunk is None or r + 1 in parsed)}
+                for rank, reason in self._grounded(ready, hits, quotes).items():
+                    result.items[rank - 1].reason = reason
+                    yield rank
+                done |= set(ready)
+        except Exception:  # noqa: BLE001 - reasons not written stay the template
+            return
+        result.provider = self.settings.generation.provider
 
     def _grounded(self, reasons: dict[int, str], hits: list[PaperHit], quotes: dict) -> dict[int, str]:
         """Keep a model's reason only if it is close to the quoted sentence it must rest on."""
@@ -235,7 +348,7 @@ def as_answer(result: RecommendationSet, question: str, started: float | None = 
             abstract=item.abstract, evidence=[item.quote], spans=_span(item.abstract, item.quote), cited=True,
         ))
         answer.support.append(SentenceSupport(text=item.reason, citations=[item.rank], supported=True, score=item.score, reason="grounded in quote"))
-    answer.text = "\n".join(lines)
+    answer.text = "\n".join(lines) if result.items or not result.notice else result.notice
     answer.retrieved = result.hits
     answer.notice = answer.gaps = result.notice
     _finish(answer, started)
@@ -246,6 +359,10 @@ def list_heading(interest: str) -> str:
     """The line above a list: the topic without the request's wording, when it is short."""
     if interest.startswith("papers like "):
         return f"Papers like {interest[len('papers like '):]}:"
+    if interest.startswith("from your library"):
+        return f"Recommended {interest}:"
+    if interest.startswith("new since "):
+        return f"New for you since {interest[len('new since '):]}:"
     topic, led = _LEAD.subn("", interest, count=1)
     topic = topic.strip().rstrip("?.!:; ")
     if not topic or len(topic) > 100 or is_recommendation(topic) or (not led and "?" in interest):
