@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import metrics
+from .settings import Settings
 
 MODES = ("bm25", "dense", "rrf", "hybrid")
 NDCG_K = 10
@@ -59,7 +60,7 @@ def load_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
-def ingest(corpus: Path, settings: Any, progress: bool = False):  # noqa: ANN201 - (Store, IndexSummary)
+def ingest(corpus: Path, settings: Settings, progress: bool = False):  # noqa: ANN201 - (Store, IndexSummary)
     """Index a BEIR corpus into ``settings.store.collection`` (incremental)."""
     from .embeddings import embeddings_for
     from .corpus import load_corpus

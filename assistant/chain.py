@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import citations
-from .evidence import Evidence, EvidenceBuilder, evidence_pool, format_sources, references
+from .evidence import Evidence, EvidenceBuilder, as_data, evidence_pool, format_sources, references
 from .prompts import load as load_prompt
 from .question import QuestionError, check_question
-from .records import Answer, Reference
+from .records import Answer, Reference, SentenceSupport
 from .retrieve import Filters, Retriever
 from .settings import Settings
 from .verdict import Coverage, Verdict
@@ -24,13 +24,14 @@ from .verdict import Coverage, Verdict
 __all__ = ["REFUSAL", "AnswerChain", "Conversation", "Event", "QuestionError", "Turn", "check_question"]
 
 REFUSAL = "The corpus does not cover this."
+MAX_TURNS = 20  # turns a conversation keeps
 _REFUSAL_RE = re.compile(r"(corpus|sources?|context)\s+(does|do)\s+not\s+(cover|answer|contain|mention)", re.I)
 _ANAPHORA = re.compile(r"\b(it|its|they|their|them|this|that|these|those|the paper|the method|the model|he|she)\b", re.I)
 
 
 @dataclass
 class Event:
-    kind: str  # "status" | "token" | "answer"
+    kind: str  # "status" | "evidence" (the sources, before any model runs) | "token" | "answer"
     text: str = ""
     answer: Answer | None = None
 
@@ -44,6 +45,12 @@ class Turn:
 @dataclass
 class Conversation:
     turns: list[Turn] = field(default_factory=list)
+
+    def add(self, turn: Turn) -> None:
+        """Record a turn; only the last MAX_TURNS are kept (follow-ups read the last two, "more"
+        excludes what they showed), so a long session does not grow without bound."""
+        self.turns.append(turn)
+        del self.turns[:-MAX_TURNS]
 
     def shown_papers(self) -> set[str]:
         return {r.paper_id for t in self.turns for r in t.answer.references}
@@ -97,6 +104,8 @@ class AnswerChain:
         evidence = self.gather(asked, hits)
         answer = Answer(question=question, text="", standalone_query=query, retrieved=hits, provider=self.provider)
         answer.references = references(evidence)
+        answer.timings["evidence_s"] = round(time.perf_counter() - started, 3)
+        yield Event("evidence", answer=answer)  # the sources, before any model runs
         verdict = self.coverage.screen(question, evidence)
         if verdict.pending:
             yield Event("status", "Checking that the sources cover the question…")
@@ -205,14 +214,45 @@ class AnswerChain:
         text, removed = citations.drop_dangling(text, valid)
         if removed:
             _add_notice(answer, f"Removed citation(s) to missing source(s): {removed}.")
+        dropped: list[SentenceSupport] = []
+        if answer.provider != "extractive":
+            text, dropped = self._drop_non_answers(answer, text)
         answer.text = text.strip()
         sentences = citations.split_answer_sentences(answer.text)
         evidence = {r.number: evidence_pool(r) for r in answer.references}
-        answer.support = citations.check_support(sentences, evidence, self.embeddings.embed_array, self.settings.judge.support_threshold)
+        titles = {r.number: r.title for r in answer.references}
+        embed = self.evidence.embedder_for([r.paper_id for r in answer.references])
+        answer.support = citations.check_support(sentences, evidence, embed,
+                                                 self.settings.judge.support_threshold, titles) + dropped
         cited = {n for _, nums in sentences for n in nums}
         for ref in answer.references:
             ref.cited = ref.number in cited
 
+    def _drop_non_answers(self, answer: Answer, text: str) -> tuple[str, list[SentenceSupport]]:
+        """The model's text without the sentences that answer nothing (only titles and markers,
+        the question restated), and those sentences as dropped support records; when nothing
+        else is left, the evidence (the extractive answer) stands alone. A notice says so."""
+        asked = f"{answer.question} {answer.standalone_query}"
+        titles = [r.title for r in answer.references]
+        found = [(s, nums, citations.not_an_answer(s, asked, titles)) for s, nums in citations.split_answer_sentences(text)]
+        dropped = [SentenceSupport(s, nums, False, 0.0, why, dropped=True) for s, nums, why in found if why]
+        if not dropped:
+            return text, []
+        text = citations.drop_sentences(text, [d.text for d in dropped])
+        left = any(nums or citations.is_factual(s) for s, nums in citations.split_answer_sentences(text))
+        reasons = "; ".join(dict.fromkeys(d.reason for d in dropped))
+        n = len(dropped)
+        note = f"Dropped {n} sentence{'s' if n != 1 else ''} of the model's answer that answered nothing ({reasons})"
+        if not left:
+            # The papers the model pointed at are its answer (a lookup's title and marker): their
+            # evidence stands alone; with no marker at all, the top sources' evidence does.
+            pointed = {n for d in dropped for n in d.citations}
+            chosen = [r for r in answer.references if r.number in pointed] or answer.references
+            text = extractive_answer(chosen, self.settings.evidence.extractive_lines)
+            answer.provider = "extractive"
+            note += "; the evidence stands alone instead" + (" (of the papers it cited)" if pointed else "")
+        _add_notice(answer, note + ".")
+        return text, dropped
 
 def filter_note(filters: Filters | None) -> str:
     """Said with a refusal under a date or source filter: the filter may be why."""
@@ -247,7 +287,7 @@ def extractive_answer(refs: list[Reference], n: int = 3) -> str:
     lines = []
     for ref in refs[:n]:
         if ref.evidence:
-            lines.append(f"- **{ref.title}**: {ref.evidence[0]} [{ref.number}]")
+            lines.append(f"- **{as_data(ref.title)}**: {as_data(ref.evidence[0])} [{ref.number}]")
     if not lines:
         return REFUSAL
     return "The most relevant evidence in the corpus:\n\n" + "\n".join(lines)

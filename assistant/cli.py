@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .settings import REPO_ROOT, load_settings, quiet_environment
+from .settings import Settings
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -41,6 +42,16 @@ def count_arg(limit: int) -> Callable[[str], int]:
     return parse
 
 
+def iso_day(text: str) -> str:
+    """An argparse type: a YYYY-MM-DD date."""
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
+
+
 CREATES_INDEX = ("ingest", "eval-beir", "update")  # commands that may make a new data directory
 
 
@@ -60,7 +71,7 @@ def _settings(args: argparse.Namespace):  # noqa: ANN202
     )
 
 
-def _store(settings):  # noqa: ANN001, ANN202
+def _store(settings: Settings):  # noqa: ANN202
     from .embeddings import embeddings_for
     from .store import Store
 
@@ -123,7 +134,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     query = _check_question(args.query, settings)
-    filters = Filters(page_dates=tuple(args.date or ()), sources=tuple(args.source or ()))
+    filters = Filters(page_dates=tuple(args.date or ()), sources=tuple(args.source or ()),
+                      since=args.since or "", until=args.until or "")
     rows = _search_rows(settings, query, args.k, filters)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -138,7 +150,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _empty(settings) -> bool:  # noqa: ANN001
+def _empty(settings: Settings) -> bool:
     return _store(settings).count() == 0
 
 
@@ -241,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=count_arg(100), default=5, help="number of papers (1-100)")
     p.add_argument("--date", action="append", help="only papers from this page date (repeatable)")
     p.add_argument("--source", action="append", help="only papers from this source file (repeatable)")
+    p.add_argument("--since", type=iso_day, help="only papers on a page of this date (YYYY-MM-DD) or later; a "
+                   "yearless seed date (\"Mar 13\") counts in the years the range spans")
+    p.add_argument("--until", type=iso_day, help="only papers on a page of this date (YYYY-MM-DD) or earlier")
     p.add_argument("--json", action="store_true")
     _common(p)
 

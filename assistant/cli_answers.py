@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .cli import EXTENSIONS, UserError, _settings, command
+from .cli import EXTENSIONS, UserError, _check_question, _settings, command, count_arg
 from .records import Answer
 
 
@@ -26,8 +26,11 @@ def extend(sub, common, llm_flags) -> None:  # noqa: ANN001
 
     p = sub.add_parser("recommend", help="papers to read on a topic, each with a grounded reason")
     p.add_argument("topic", nargs="?", default="", help="a topic or free-text interest")
-    p.add_argument("-n", type=int, default=5, help="number of papers")
+    p.add_argument("-n", type=count_arg(50), default=5, help="number of papers (1-50)")
     p.add_argument("--like", help="paper id: recommend papers like this one")
+    p.add_argument("--from-library", action="store_true",
+                   help="recommend from your reading library (see 'assistant library'), each with the saved paper it is closest to")
+    p.add_argument("--tag", help="with --from-library: only the saved papers with this tag")
     p.add_argument("--json", action="store_true")
     common(p)
     llm_flags(p)
@@ -101,6 +104,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from .chain import Conversation
     from .retrieve import Filters
 
+    settings = _settings(args)
+    for question in [args.question, *args.followup]:  # refused before the store and the model load
+        _check_question(question, settings)
     assistant = _assistant(args)
     conversation = Conversation()
     filters = Filters(page_dates=tuple(args.date or ()), sources=tuple(args.source or ()))
@@ -120,8 +126,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 @command("recommend")
 def cmd_recommend(args: argparse.Namespace) -> int:
-    if not args.topic and not args.like:
+    if args.tag and not args.from_library:
+        raise UserError("--tag needs --from-library")
+    if args.from_library:
+        return _recommend_from_library(args)
+    if not args.topic.strip() and not args.like:
         raise UserError("give a topic, or --like PAPER_ID")
+    if args.topic.strip():  # the same check (and limit) as a question, before anything loads
+        args.topic = _check_question(args.topic, _settings(args))
     assistant = _assistant(args)
     result = assistant.recommender.recommend(args.topic, n=args.n, like_paper_id=args.like or "")
     if args.json:
@@ -141,4 +153,16 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         print(f"{item.rank}. {item.title} ({item.page_date or item.source})  [{item.paper_id}]")
         print(f"   why: {item.reason}")
         print(f"   \u201c{item.quote}\u201d")
+    return 0
+
+
+def _recommend_from_library(args: argparse.Namespace) -> int:
+    """``assistant recommend --from-library [--tag TAG]``: the same JSON shape, plus ``because``."""
+    from .cli_library import print_list
+
+    if args.topic or args.like:
+        raise UserError("--from-library takes no topic and no --like")
+    assistant = _assistant(args)
+    result = assistant.library_recommender().recommend(n=args.n, tag=args.tag)
+    print_list(result, args.json)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from .cli import EXTENSIONS, UserError, _settings, command
 
@@ -22,11 +23,14 @@ EXTENSIONS.append(extend)
 
 @command("app")
 def cmd_app(args: argparse.Namespace) -> int:
+    from .store import check_database
     from .web.layout import AppError, check_bind, launch
 
     settings = _settings(args).with_overrides(host=args.host, port=args.port, auth=args.auth, max_tokens=args.max_tokens)
     try:
         check_bind(settings.app.host, settings.app.auth)  # refuse before loading anything
+        if not settings.store.chroma_host:  # a damaged store: one message now, not a page that cannot start
+            check_database(Path(settings.store.data_dir) / "chroma")
         print(f"Serving on http://{settings.app.host}:{settings.app.port} (Ctrl+C to stop); the model loads in the background.")
         launch(settings, block=True, quiet=True)
     except AppError as exc:

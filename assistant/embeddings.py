@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .settings import Settings
 
 TOKENIZER = Path(__file__).parent / "data" / "tokenizer.json"
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
@@ -105,5 +109,5 @@ def get_embeddings(threads: int = 2, batch_size: int = 32, max_tokens: int = 256
     return MiniLMEmbeddings(threads=threads, batch_size=batch_size, max_tokens=max_tokens)
 
 
-def embeddings_for(settings) -> MiniLMEmbeddings:  # noqa: ANN001 - Settings
+def embeddings_for(settings: "Settings") -> MiniLMEmbeddings:
     return get_embeddings(settings.embedding.threads, settings.embedding.batch, settings.embedding.max_tokens)

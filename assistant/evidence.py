@@ -8,6 +8,7 @@ coverage verdict and the recommender all build their sources here.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +105,21 @@ class EvidenceBuilder:
             stored[pid] = StoredSentences(spans, texts[pid], rows)
             at += len(spans)
         return {pid: stored[pid] for pid in papers if stored[pid].spans}
+
+    def embedder_for(self, paper_ids: list[str]) -> Callable[[list[str]], np.ndarray]:
+        """An ``embed_array`` that answers these papers' abstract sentences from the stored
+        vectors (the support check compares answer sentences with every cited sentence) and
+        embeds only the rest (the answer's own sentences)."""
+        table = self.sentence_table(self.store.papers(paper_ids))
+        known = {t: v for rows in table.values() for t, v in zip(rows.texts, rows.vectors)}
+
+        def embed(texts: list[str]) -> np.ndarray:
+            missing = list(dict.fromkeys(t for t in texts if t not in known))
+            if missing:
+                known.update(zip(missing, np.asarray(self.embeddings.embed_array(missing), dtype=np.float32)))
+            return np.stack([known[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
+
+        return embed
 
     def best_quotes(self, query_vector: np.ndarray, papers: dict[str, dict[str, Any]]) -> dict[str, tuple[str, float]]:
         """paper id -> (its abstract sentence closest to the query, that cosine)."""

@@ -473,7 +473,7 @@ def _describe_model(model: BaseChatModel) -> str:
     return f"{model._llm_type} model"
 
 
-def check_chat_model(model: BaseChatModel | None) -> None:
+def check_chat_model(model: BaseChatModel | None) -> BaseMessage | None:
     """Ask the model for one token; raise ModelError if it does not answer.
 
     None (the extractive provider) has nothing to check.
@@ -491,3 +491,4 @@ def check_chat_model(model: BaseChatModel | None) -> None:
         raise ModelError(f"{_describe_model(model)} did not answer: {_one_line(exc)}") from exc
     if not isinstance(reply, BaseMessage):
         raise ModelError(f"{_describe_model(model)} returned no message")
+    return reply

@@ -249,7 +249,7 @@ def mean(values: Iterable[float | None]) -> float | None:
 
 # ---------------------------------------------------------------- eval records
 
-TIMINGS = ("retrieval_ms", "first_token_s", "total_s")
+TIMINGS = ("retrieval_ms", "evidence_s", "first_token_s", "total_s")
 
 
 def _titles(record: Mapping[str, Any], kind: str) -> list[str]:

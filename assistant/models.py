@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .settings import PROVIDERS
+from .settings import Settings
 
 
 @dataclass
@@ -144,7 +145,7 @@ class GatedModel:
         return value
 
 
-def load_chat_model(settings: Any) -> tuple[Any, str]:
+def load_chat_model(settings: Settings) -> tuple[Any, str]:
     """(model, "") or (None, a one-line reason): a missing model never stops the app."""
     from .llm import make_chat_model
     from .local_model import ModelError
@@ -169,7 +170,7 @@ def describe_model(chat_model: Any, provider: str) -> str:
 class ModelPool:
     """The chat model of each provider offered: the configured one, others loaded on first use."""
 
-    def __init__(self, settings: Any, chat_model: Any = None, model_error: str = "", gate: ModelGate = GATE) -> None:
+    def __init__(self, settings: Settings, chat_model: Any = None, model_error: str = "", gate: ModelGate = GATE) -> None:
         self.settings, self.chat_model, self.model_error, self.gate = settings, chat_model, model_error, gate
         self._models: dict[str, tuple[Any, str]] = {}
         self._lock = threading.Lock()

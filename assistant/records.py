@@ -22,6 +22,8 @@ class Paper:
     year: str = ""
     venue: str = ""
     url: str = ""
+    arxiv_id: str = ""  # from the Daily Papers API (seed pages carry none)
+    upvotes: int = 0  # Daily Papers upvotes when last fetched
 
     @property
     def content_hash(self) -> str:
@@ -119,7 +121,9 @@ class SentenceSupport:
     citations: list[int]
     supported: bool
     score: float = 0.0
-    reason: str = ""  # "", "no citation", "weak evidence", "unknown number 12%"
+    reason: str = ""  # "", "no citation", "weak evidence (0.41)", "number not in cited abstracts: 1024", ...
+    evidence: str = ""  # the closest sentence of the cited abstracts (what a garbled claim is shown against)
+    dropped: bool = False  # not an answer (only titles and markers, the question restated): cut from the text
 
 
 @dataclass
@@ -159,6 +163,8 @@ class Answer:
                     "supported": s.supported,
                     "score": round(s.score, 3),
                     "reason": s.reason,
+                    "evidence": s.evidence,
+                    "dropped": s.dropped,
                 }
                 for s in self.support
             ],
@@ -182,6 +188,37 @@ class Recommendation:
     score: float
     source: str = ""
     abstract: str = ""
+    because: str = ""  # the saved paper it is closest to (library lists), by title
+    because_id: str = ""
+
+
+def date_in_range(page_date: str, since: str = "", until: str = "") -> bool:
+    """Whether a page date falls in ``since``..``until`` (YYYY-MM-DD, inclusive, either open).
+    A Daily Papers API date is YYYY-MM-DD; a scraped page's date has no year ("Mar 13"): it is
+    in the range when that month and day, in any year the range spans, is."""
+    import datetime as dt
+
+    lo = dt.date.fromisoformat(since) if since else dt.date.min
+    hi = dt.date.fromisoformat(until) if until else dt.date.max
+    try:
+        return lo <= dt.date.fromisoformat(page_date[:10]) <= hi
+    except ValueError:
+        pass
+    parts = page_date.replace(".", " ").replace(",", " ").split()
+    try:
+        month_day = dt.datetime.strptime(f"{parts[0][:3]} {parts[1]}", "%b %d")
+        if len(parts) > 2:  # "Mar 13, 2024": a full date after all
+            return lo <= dt.date(int(parts[2]), month_day.month, month_day.day) <= hi
+    except (ValueError, IndexError):
+        return False
+    years = range(lo.year if since else hi.year, (hi.year if until else lo.year) + 1)
+    for year in years:
+        try:
+            if lo <= dt.date(year, month_day.month, month_day.day) <= hi:
+                return True
+        except ValueError:  # Feb 29 in a common year
+            continue
+    return False
 
 
 @dataclass(frozen=True)
@@ -189,15 +226,30 @@ class Filters:
     page_dates: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     exclude_papers: tuple[str, ...] = ()
+    since: str = ""  # YYYY-MM-DD: only papers on a page of this date or later (any appearance)
+    until: str = ""  # YYYY-MM-DD: ... or earlier
+
+    @property
+    def has_dates(self) -> bool:
+        return bool(self.page_dates or self.since or self.until)
+
+    def dates_among(self, values) -> list[str]:  # noqa: ANN001 - page dates known to the index
+        """The page dates of ``values`` these filters allow: those named, and those in the range."""
+        chosen = list(self.page_dates)
+        if self.since or self.until:
+            chosen += [v for v in values if v not in chosen and date_in_range(v, self.since, self.until)]
+        return chosen
 
     def describe(self) -> str:
         """The date and source limits in words ('' when none): for a refusal under a filter."""
         parts = []
         if self.page_dates:
             parts.append("page date " + " or ".join(self.page_dates))
+        if self.since or self.until:
+            parts.append(f"page dates {self.since or 'any'} to {self.until or 'now'}")
         if self.sources:
             parts.append("source " + " or ".join(self.sources))
         return " and ".join(parts)
 
     def __bool__(self) -> bool:
-        return bool(self.page_dates or self.sources or self.exclude_papers)
+        return bool(self.has_dates or self.sources or self.exclude_papers)

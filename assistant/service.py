@@ -21,6 +21,7 @@ from .recommend import Recommender, as_answer, is_recommendation, wants_more
 from .records import Answer
 from .retrieve import Filters, Retriever, make_retriever
 from .settings import REPO_ROOT
+from .settings import Settings
 
 LOADING = "Loading the model…"
 # Questions the seed corpus answers (offered when the store holds the seed pages).
@@ -34,14 +35,17 @@ SEED_EXAMPLES = [
 
 @dataclass
 class Assistant:
-    settings: Any
+    settings: Settings
     retriever: Retriever
     chat_model: Any = None
     model_error: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    user: str = ""  # whose reading library (the login name with auth; "" is the one local library)
+    stream_lists: bool = False  # lists shown at once with template reasons, the model's filled in ("replace" events)
+    library_error: str = ""
 
     @classmethod
-    def create(cls, settings: Any, chat_model: Any = None, load_model: bool = True) -> "Assistant":
+    def create(cls, settings: Settings, chat_model: Any = None, load_model: bool = True) -> "Assistant":
         """Open the store and, unless given one, the configured chat model (never raises for it)."""
         retriever = make_retriever(settings)
         model_error = ""
@@ -55,7 +59,35 @@ class Assistant:
 
     @property
     def recommender(self) -> Recommender:
-        return Recommender(self.settings, self.retriever, self.chat_model)
+        """The recommender; free-text lists use the reader's library when it has papers."""
+        rec = Recommender(self.settings, self.retriever, self.chat_model)
+        library = self.library()
+        if library is not None and library.status_of():
+            rec.library = self.library_recommender(library, rec)
+        return rec
+
+    def library(self) -> Any:
+        """This user's reading library, or None when its file cannot be used (``library_error`` says why)."""
+        from .store.library import LibraryError, open_library
+
+        try:
+            library = open_library(self.settings, self.user)
+            self.library_error = ""
+            return library
+        except LibraryError as exc:
+            self.library_error = str(exc)
+            return None
+
+    def library_recommender(self, library: Any = None, recommender: Recommender | None = None) -> Any:
+        """Lists from the library (from-library recommendations, the digest); raises LibraryError."""
+        from .library import LibraryRecommender
+        from .store.library import LibraryError
+
+        library = library or self.library()
+        if library is None:
+            raise LibraryError(self.library_error)
+        rec = recommender or Recommender(self.settings, self.retriever, self.chat_model)
+        return LibraryRecommender(self.settings, self.retriever.store, self.retriever.embeddings, library, rec)
 
     def is_empty(self) -> bool:
         return self.retriever.store.count() == 0
@@ -67,7 +99,7 @@ class Assistant:
         chat_model, error = pool.gated(provider, ticket)
         settings = self.settings.with_overrides(
             provider=provider or None, top_k=int(n) if n else None, evidence_papers=int(n) if n else None)
-        return Assistant(settings, self.retriever, chat_model, error)
+        return Assistant(settings, self.retriever, chat_model, error, user=self.user)
 
     def paper_metadata(self, answer: Answer) -> dict[str, dict[str, Any]]:
         """Stored fields (authors, year, venue, url...) of the answer's papers, for exports; {} on failure."""
@@ -85,13 +117,18 @@ class Assistant:
         if self.is_empty():
             raise EmptyIndex("The index is empty: run 'assistant ingest' (or 'make run') to index the corpus first.")
         recommend = mode == "recommend" or (mode == "auto" and (is_recommendation(message) or (wants_more(message) and _last_was_list(conversation))))
-        if recommend:
+        from .library import library_request
+
+        asked = library_request(message) if mode in ("auto", "recommend") else None
+        if asked:
+            events = self._from_library(message, asked[0], asked[1], n or self.settings.retrieval.top_k)
+        elif recommend:
             events = self._recommend(message, conversation, filters, n or self.settings.retrieval.top_k)
         else:
             events = self.chain.stream(message, conversation, filters, checked=True)
         for event in events:
             if event.kind == "answer" and event.answer is not None:
-                conversation.turns.append(Turn(message, event.answer))
+                conversation.add(Turn(message, event.answer))
             yield event
 
     def _recommend(self, message: str, conversation: Conversation, filters: Filters | None, n: int) -> Iterator[Event]:
@@ -102,7 +139,46 @@ class Assistant:
             interest = _last_interest(conversation) or message
             exclude = conversation.shown_papers()
         yield Event("status", "Finding papers to recommend…")
-        result = self.recommender.recommend(interest, n=n, exclude=exclude, filters=filters)
+        recommender = self.recommender
+        stream = self.stream_lists and recommender.chat_model is not None
+        result = recommender.recommend(interest, n=n, exclude=exclude, filters=filters, reasons=not stream)
+        answer = as_answer(result, message, started)
+        yield Event("token", answer.text)
+        if stream and result.items and not result.refused:
+            answer.timings["first_item_s"] = round(time.perf_counter() - started, 3)
+            if result.pending_judge is not None:
+                yield Event("status", "Checking that the papers cover it…")
+                if recommender.finish_verdict(result):  # refused after all: the list gives way to why
+                    answer = as_answer(result, message, started)
+                    yield Event("replace", answer.text)
+                    yield Event("answer", answer=answer)
+                    return
+            yield Event("status", "Writing the reasons…")
+            for _rank in recommender.stream_reasons(result):
+                yield Event("replace", as_answer(result, message, started).text)  # the list with one more reason
+            first = answer.timings["first_item_s"]
+            answer = as_answer(result, message, started)
+            answer.timings["first_item_s"] = first
+        yield Event("answer", answer=answer)
+
+    def _from_library(self, message: str, kind: str, tag: str | None, n: int) -> Iterator[Event]:
+        """A list from the reader's library: recommendations, or what is new since the last visit."""
+        from .library import default_since
+        from .recommend import RecommendationSet
+        from .store.library import LibraryError
+
+        started = time.perf_counter()
+        yield Event("status", "Ranking papers by your library…")
+        try:
+            lists = self.library_recommender()
+            if kind == "digest":
+                since = default_since(lists.library)
+                result = lists.digest(since, n=n, tag=tag)
+                lists.library.visit()
+            else:
+                result = lists.recommend(n=n, tag=tag)
+        except LibraryError as exc:
+            result = RecommendationSet(interest=message, notice=str(exc))
         answer = as_answer(result, message, started)
         yield Event("token", answer.text)
         yield Event("answer", answer=answer)
@@ -111,7 +187,7 @@ class Assistant:
         started = time.perf_counter()
         result = self.recommender.recommend("", n=n or self.settings.retrieval.top_k, like_paper_id=paper_id, exclude=conversation.shown_papers())
         answer = as_answer(result, f"More like {paper_id}", started)
-        conversation.turns.append(Turn(answer.question, answer))
+        conversation.add(Turn(answer.question, answer))
         yield Event("token", answer.text)
         yield Event("answer", answer=answer)
 
@@ -120,7 +196,7 @@ class EmptyIndex(RuntimeError):
     """No papers are indexed."""
 
 
-def start_assistant(settings: Any, report: Callable[[str], None] = lambda _text: None, chat_model: Any = None,
+def start_assistant(settings: Settings, report: Callable[[str], None] = lambda _text: None, chat_model: Any = None,
                     load_model: bool = True, seeds: list[Path] | None = None) -> Assistant:
     """Open the store, index the seed corpus (or ``seeds``) if it is empty, load the model.
 

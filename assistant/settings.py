@@ -115,8 +115,10 @@ class JudgeSettings(Group):
         0.5, "With an LLM: when the question names something rare in the corpus (in at most 0.1% of the papers, 3 "
         "at least) that a source contains (\"What is Cradle?\"), refuse only below this P(the sources cover the "
         "question).", "ASSISTANT_JUDGE_NAMED", ge=0.0, le=1.0)
-    support_threshold: float = setting(0.55, "Sentence-evidence cosine needed to mark a sentence supported.",
-                                       ge=0.0, le=1.0)
+    support_threshold: float = setting(
+        0.55, "Cosine to the closest cited evidence sentence needed to mark a sentence supported (its numbers, "
+        "acronyms and named methods must also be in a cited abstract; chosen on benchmarks/claim_pairs.jsonl: "
+        "precision 0.90, recall 1.00 there).", ge=0.0, le=1.0)
     reason_margin: float = setting(0.1, "A recommendation reason is kept when its cosine to its quote is at least "
                                    "SUPPORT_THRESHOLD minus this.", ge=0.0, le=1.0)
 
@@ -140,11 +142,59 @@ class AppSettings(Group):
     port: int = setting(7860, "Port of the web app.", ge=1, le=65535)
     auth: str = setting("", "user:password required when the app binds elsewhere.")
     max_question_chars: int = setting(2000, "Longest question accepted.", ge=10, le=100_000)
+    login_delay: float = setting(0.5, "With AUTH: seconds the login after a failed one waits, doubled with each "
+                                 "further failure (0: no delay).", ge=0.0, le=60.0)
+    login_delay_max: float = setting(30.0, "With AUTH: the longest wait before a login is checked.", ge=0.0,
+                                     le=3600.0)
+
+
+class UpdateSettings(Group):
+    daily_url: str = setting("https://huggingface.co", "Base URL of the Hugging Face Daily Papers API (the one host "
+                             "'assistant update' and the app's periodic update contact).", min_length=1, max_length=500)
+    every: int = setting(0, "Minutes between the app's automatic corpus updates (0: never; the default makes no "
+                         "outbound connection).", "ASSISTANT_UPDATE_EVERY", ge=0, le=10080)
+    days: int = setting(3, "Days of listings (today backwards) fetched by 'assistant update' without a date and by "
+                        "each periodic update.", "ASSISTANT_UPDATE_DAYS", ge=1, le=366)
+    timeout: float = setting(20.0, "Seconds to wait for the Daily Papers server per request.",
+                             "ASSISTANT_UPDATE_TIMEOUT", ge=0.1, le=300.0)
+    retries: int = setting(3, "Retries of a request answered 429/5xx or timed out (with backoff).",
+                           "ASSISTANT_UPDATE_RETRIES", ge=0, le=10)
+    backoff: float = setting(2.0, "Seconds before the first retry, doubled each time (a Retry-After header wins).",
+                             "ASSISTANT_UPDATE_BACKOFF", ge=0.0, le=600.0)
+    max_wait: float = setting(300.0, "Longest Retry-After honoured, in seconds; a longer one fails the date.",
+                              "ASSISTANT_UPDATE_MAX_WAIT", ge=0.0, le=3600.0)
+    delay: float = setting(1.0, "Polite pause in seconds between two requests for different dates.",
+                           "ASSISTANT_UPDATE_DELAY", ge=0.0, le=60.0)
+    fresh_minutes: int = setting(60, "Minutes a cached listing of today (or a date not yet over) is reused; past "
+                                 "dates fetched after they ended are never fetched again.",
+                                 "ASSISTANT_UPDATE_FRESH_MINUTES", ge=0, le=10080)
+
+
+class LibrarySettings(Group):
+    file: Path | None = setting(None, "The reading-library SQLite file (default: DATA_DIR/library.sqlite3).",
+                                "ASSISTANT_LIBRARY_FILE")
+    negatives: int = setting(5000, "Unsaved papers sampled as negatives when the library model is trained (dismissed "
+                             "ones always count).", "ASSISTANT_LIBRARY_NEGATIVES", ge=100, le=1_000_000)
+    ridge: float = setting(1.0, "L2 regularisation of the library model (a class-balanced ridge classifier over "
+                           "paper embeddings).", "ASSISTANT_LIBRARY_RIDGE", gt=0.0, le=1000.0)
+    dismissed_weight: float = setting(3.0, "Weight of a dismissed paper (a hard negative) against an unsaved one.",
+                                      "ASSISTANT_LIBRARY_DISMISSED_WEIGHT", ge=1.0, le=100.0)
+    blend: float = setting(0.5, "Free-text lists re-ranked within the relevant set: weight of the library model "
+                           "against the query's ranking (0: the query only).", "ASSISTANT_LIBRARY_BLEND",
+                           ge=0.0, le=1.0)
+    min_saved: int = setting(2, "Saved papers needed to train the library model; with fewer, picks are the papers "
+                             "most similar to what is saved.", "ASSISTANT_LIBRARY_MIN_SAVED", ge=1, le=100)
+
+    @field_validator("file", mode="before")
+    @classmethod
+    def _expand(cls, value: Any) -> Any:
+        return None if value is None or str(value) == "" else Path(str(value)).expanduser()
 
 
 GROUPS: dict[str, type[Group]] = {
     "store": StoreSettings, "embedding": EmbeddingSettings, "retrieval": RetrievalSettings,
     "evidence": EvidenceSettings, "judge": JudgeSettings, "generation": GenerationSettings, "app": AppSettings,
+    "update": UpdateSettings, "library": LibrarySettings,
 }
 
 
@@ -198,6 +248,8 @@ class Settings(BaseSettings):
     judge: JudgeSettings = Field(default_factory=JudgeSettings, description="Refusals and support checks.")
     generation: GenerationSettings = Field(default_factory=GenerationSettings, description="The chat model.")
     app: AppSettings = Field(default_factory=AppSettings, description="The web app.")
+    update: UpdateSettings = Field(default_factory=UpdateSettings, description="Fetching new Daily Papers.")
+    library: LibrarySettings = Field(default_factory=LibrarySettings, description="The reading library's model.")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

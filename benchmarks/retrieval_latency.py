@@ -78,7 +78,8 @@ def measure_latency(settings: Settings, queries: Sequence[str], k: int | None = 
         "p95_ms": percentile(total, 95),
         "parts_p50_ms": {key.removesuffix("_ms"): percentile(v, 50) for key, v in parts.items() if key != "total_ms"},
         "disk_bytes": disk_usage(Path(settings.store.data_dir)) if not settings.store.chroma_host else None,
-        "other_collections": sorted(set(retriever.store.collections()) - {settings.store.collection}),
+        "other_collections": sorted(set(retriever.store.collections())
+                                    - {settings.store.collection, retriever.store.sentence_collection_name}),
         "data_dir": str(settings.store.data_dir),
         "load": load_average(),
     }

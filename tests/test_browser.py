@@ -352,3 +352,35 @@ def test_real_local_model_answers_in_the_browser(real_model_app, open_page):
     assert page.page.locator("#pa-sources-box mark").count() >= 1
     assert "the local model" in reply or "Note:" in reply or "does not cover" in reply
     assert not page.pwned()
+
+
+class StallingChat(RecordingChat):
+    """A model whose judge takes 30 s: the reply sits at "Searching…" with an empty bubble."""
+
+    def yes_probability(self, messages) -> float:  # noqa: ANN001
+        time.sleep(30)
+        return super().yes_probability(messages)
+
+
+def test_stop_says_stopped_and_clears_the_status(seeded, open_page):
+    from assistant.service import Assistant
+
+    settings, _, retriever = seeded
+    demo = serve(settings, Assistant(settings, retriever, chat_model=StallingChat(replies={"answer": "Never."})))
+    try:
+        page = open_page(demo.local_url)
+        page.page.fill("#pa-question textarea", QUESTION)
+        page.page.keyboard.press("Enter")
+        stop = page.page.get_by_role("button", name="Stop")
+        stop.wait_for(timeout=30_000)
+        page.wait_status(("Searching", "Generating"), 30)
+        time.sleep(2)  # the reply is under way (a press in the first instant cancels before it starts)
+        stop.click()
+        page.wait_status("Stopped", 10)
+        time.sleep(1.5)  # nothing of the cancelled reply comes after
+        assert page.status().startswith("Stopped")
+        assert page.last_reply().inner_text().strip() == "Stopped."
+        assert [m.inner_text().strip() for m in page.page.locator("#pa-chat .message.user").all()] == [QUESTION]
+        assert page.page.locator("#pa-question textarea").input_value() in ("", QUESTION)
+    finally:
+        demo.close()

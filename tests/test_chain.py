@@ -284,6 +284,7 @@ def test_a_titles_only_reply_is_dropped_and_the_evidence_stands_alone(seeded):
     answer = chain.ask(LOOKUP)
     assert answer.provider == "extractive" and answer.text.startswith("The most relevant evidence")
     assert "only titles and markers" in answer.notice and "evidence stands alone" in answer.notice
+    assert [r.title for r in answer.cited_references] == [GOLD]  # the paper the model pointed at, not the top 3
     [dropped] = [s for s in answer.to_dict()["support"] if s["dropped"]]
     assert dropped["reason"] == "only titles and markers" and dropped["supported"] is False
     assert dropped["cited"] == [GOLD]
@@ -339,3 +340,28 @@ def test_sources_reach_the_model_as_data_not_markers_or_instructions():
     assert "[" not in body and "\n" not in body and "\u202e" not in body
     assert "(9)" in body and "(Source 7)" in body and "(12, 13)" in body
     assert as_data("plain text stays") == "plain text stays"
+
+
+def test_evidence_comes_before_any_model_call(seeded):
+    """The sources are an event of their own, sent before the judge or the answer is asked for."""
+    settings, _, retriever = seeded
+    chat = RecordingChat(replies={"answer": "Cradle plays Red Dead Redemption II [1]."})
+    kinds, calls_at_evidence = [], None
+    for event in AnswerChain(settings, retriever, chat).stream(LOOKUP):
+        kinds.append(event.kind)
+        if event.kind == "evidence":
+            calls_at_evidence = list(chat.roles())
+            assert event.answer.references[0].title == GOLD and event.answer.references[0].evidence
+    assert calls_at_evidence == [] and kinds.index("evidence") < kinds.index("token")
+    answer = event.answer
+    assert 0 < answer.timings["evidence_s"] <= answer.timings["first_token_s"] <= answer.timings["total_s"]
+
+
+def test_a_conversation_keeps_its_last_turns_only():
+    from assistant.chain import MAX_TURNS
+    from assistant.records import Answer
+
+    conversation = Conversation()
+    for i in range(MAX_TURNS + 5):
+        conversation.add(Turn(f"q{i}", Answer(question=f"q{i}", text="")))
+    assert len(conversation.turns) == MAX_TURNS and conversation.turns[-1].question == f"q{MAX_TURNS + 4}"

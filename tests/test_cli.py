@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from assistant.cli import main
@@ -47,3 +49,45 @@ def test_cli_ask_with_a_lone_surrogate_answers(seeded, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "LeanAgent" in captured.out and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("n", ["0", "-3", "51", "five"])
+def test_recommend_n_must_be_a_sensible_count(n, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["recommend", "robots", "-n", n])
+    assert exc.value.code == 2 and "-n" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [
+    ["recommend", "x" * 108_000],
+    ["ask", "x" * 108_000],
+    ["ask", "What is LeanAgent?", "--followup", "y" * 2001],
+])
+def test_a_huge_topic_or_question_is_refused_with_the_limit_before_anything_loads(args, tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    started = time.monotonic()
+    assert main([*args, "--provider", "extractive", "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err
+    assert "the limit is 2,000" in err and "Traceback" not in err
+    assert time.monotonic() - started < 5 and not (tmp_path / "data" / "chroma").exists()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["recommend", "   "], "give a topic"),
+    (["recommend", "\x00\u200b"], "Please type a question"),
+    (["ask", "  \x00 "], "Please type a question"),
+    (["ask", "What is LeanAgent?", "--followup", ""], "Please type a question"),
+])
+def test_empty_topics_and_questions_are_one_clear_line(args, expected, tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    assert main([*args, "--provider", "extractive", "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+
+
+def test_recommend_like_an_unknown_paper_is_a_clear_error(seeded, capsys):
+    settings, _, _ = seeded
+    code = main(["recommend", "--like", "no-such-paper", "--provider", "extractive",
+                 "--data-dir", str(settings.store.data_dir)])
+    err = capsys.readouterr().err
+    assert code == 2 and "no paper with id 'no-such-paper'" in err and "Traceback" not in err

@@ -349,7 +349,8 @@ def test_async_streaming_works(local_chat):
 
 @pytest.mark.model
 def test_ping_passes_for_a_working_local_model(local_chat):
-    check_chat_model(local_chat)
+    reply = check_chat_model(local_chat)  # raises ModelError when the model does not answer
+    assert reply is not None and reply.type == "ai"
 
 
 # ---------------------------------------------------------------------------

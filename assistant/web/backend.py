@@ -15,6 +15,7 @@ from typing import Any
 from ..models import GATE, ModelGate, ModelPool, Ticket
 from ..records import Answer
 from ..service import LOADING, Assistant, corpus_info
+from ..store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ class Backend:
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._info: dict[str, Any] | None = None
+        self._info_generation = ""
+        self.updater: Any = None  # assistant.update.PeriodicUpdater when ASSISTANT_UPDATE_EVERY is set
         if assistant is not None:
             self._attach(assistant)
             self._ready.set()
@@ -41,6 +44,10 @@ class Backend:
         self.pool = ModelPool(assistant.settings, assistant.chat_model, assistant.model_error)
         self.assistant = assistant
         self.status = "Ready."
+        if assistant.settings.update.every > 0:
+            from ..update import PeriodicUpdater
+
+            self.updater = PeriodicUpdater(assistant.settings, assistant.retriever.store).start()
 
     def start(self) -> "Backend":
         if self._thread is None and not self._ready.is_set() and self.loader is not None:
@@ -52,6 +59,10 @@ class Backend:
         try:
             assert self.loader is not None
             self._attach(self.loader(self._report))
+        except StoreError as exc:  # its message names the file and what to do: shown whole
+            log.error("the store cannot be opened: %s", exc)
+            self.error = f"The assistant could not start: {' '.join(str(exc).split())}"
+            self.status = self.error
         except Exception as exc:  # noqa: BLE001 - shown in the page, never a traceback
             log.exception("loading the assistant failed")
             self.error = f"The assistant could not start: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
@@ -74,11 +85,24 @@ class Backend:
         return self.pool.gate if self.pool is not None else GATE
 
     def info(self) -> dict[str, Any]:
-        """Corpus facts for the settings panel (computed once, after loading)."""
-        if self._info is None and self.ready:
+        """Corpus facts for the settings panel (computed after loading, again whenever the
+        store's generation changes: an update, here or in another process)."""
+        if self.ready:
             assert self.assistant is not None
-            self._info = corpus_info(self.assistant)
-        return self._info or {"papers": 0, "page_dates": [], "sources": [], "examples": []}
+            generation = self._generation()
+            if self._info is None or generation != self._info_generation:
+                self._info = corpus_info(self.assistant)
+                self._info_generation = generation
+            from ..update import last_update_line  # a small file, read each time: the run's record comes last
+
+            return {**self._info, "updated": last_update_line(self.assistant.settings.store.data_dir)}
+        return {"papers": 0, "page_dates": [], "sources": [], "examples": [], "updated": ""}
+
+    def _generation(self) -> str:
+        try:
+            return self.assistant.retriever.store.generation() if self.assistant is not None else ""
+        except Exception:  # noqa: BLE001 - a store gone away: keep the facts shown
+            return self._info_generation
 
     def providers(self) -> list[str]:
         return self.pool.providers() if self.pool is not None else []

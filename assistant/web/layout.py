@@ -18,8 +18,10 @@ from ..service import LOADING, Assistant, start_assistant
 from ..settings import quiet_environment
 from .backend import Backend, Loader
 from .export import to_bibtex, write_exports
+from .library import library_actions, library_tab, user_of, wire_library
 from .render import md_text, render_sources
-from .session import Request, Session, respond_stream
+from .session import Request, Session, respond_stream, stop_reply
+from ..settings import Settings
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 MODES = {"Auto": "auto", "Answer": "answer", "Recommend": "recommend"}
@@ -68,6 +70,7 @@ def build_app(source: Assistant | Backend | Loader) -> Any:
         _wire_status(gr, demo, ui, backend)
         _wire_replies(gr, ui, backend)
         _wire_controls(gr, ui, backend)
+        wire_library(gr, demo, ui, backend)
     demo.backend = backend  # type: ignore[attr-defined]
     return demo
 
@@ -100,6 +103,8 @@ def _side_tabs(gr: Any, ui: SimpleNamespace, backend: Backend) -> None:
                                      elem_id="pa-more-dd", info="Any paper shown in this chat")
             ui.more_btn = gr.Button("More like this", scale=1, size="md", elem_id="pa-more-btn",
                                     min_width=150, variant="primary")
+        library_actions(gr, ui)
+    library_tab(gr, ui)
     with gr.Tab("Settings", id="settings"):
         info = backend.info()
         ui.dates = gr.Dropdown(choices=info["page_dates"], multiselect=True, label="Page date",
@@ -133,7 +138,7 @@ def _wire_status(gr: Any, demo: Any, ui: SimpleNamespace, backend: Backend) -> N
         provider_choices = backend.providers() or ["local", "extractive"]
         return (
             status_line(backend),
-            gr.Timer(active=not ready),
+            gr.Timer(value=1.0 if not ready else 30.0, active=not ready or backend.updater is not None),
             gr.Dataset(samples=_samples(backend), visible=bool(info["examples"])),
             gr.Dropdown(choices=info["page_dates"]),
             gr.Dropdown(choices=info["sources"]),
@@ -150,7 +155,8 @@ def _wire_status(gr: Any, demo: Any, ui: SimpleNamespace, backend: Backend) -> N
 def _wire_replies(gr: Any, ui: SimpleNamespace, backend: Backend) -> None:
     """Ask (submit, stop) and "more like this": streamed chat updates, sources and exports."""
 
-    def reply(message, sess, mode_label, date_sel, source_sel, n, prov, like_id=""):  # noqa: ANN001, ANN202
+    def reply(message, sess, mode_label, date_sel, source_sel, n, prov, like_id="", login=None):  # noqa: ANN001, ANN202
+        sess.user = user_of(login) if login is not None else sess.user  # whose reading library
         request = Request(message=message or "", mode=MODES.get(mode_label, "auto"), n=int(n) if n else None,
                           filters=Filters(page_dates=tuple(date_sel or ()), sources=tuple(source_sel or ())),
                           provider=prov or "", more_like=like_id or "")
@@ -164,18 +170,22 @@ def _wire_replies(gr: Any, ui: SimpleNamespace, backend: Backend) -> None:
                        write_exports(up.answer, meta), to_bibtex(up.answer, meta), sess)
             box = gr.skip()
 
-    def more(like_id, sess, mode_label, date_sel, source_sel, n, prov):  # noqa: ANN001, ANN202
+    def more(like_id, sess, mode_label, date_sel, source_sel, n, prov, login=None):  # noqa: ANN001, ANN202
         if not like_id:
             yield (gr.skip(), gr.skip(), "Pick a paper shown in the chat first.", gr.skip(), gr.skip(), gr.skip(),
                    gr.skip(), sess)
             return
-        yield from reply("", sess, mode_label, date_sel, source_sel, n, prov, like_id=like_id)
+        yield from reply("", sess, mode_label, date_sel, source_sel, n, prov, like_id=like_id, login=login)
+
+    reply.__annotations__["login"] = more.__annotations__["login"] = gr.Request  # gradio is imported lazily
 
     ui.outputs = [ui.chatbot, ui.question, ui.status, ui.sources_html, ui.more_dd, ui.files, ui.bibtex, ui.session]
     choices = [ui.session, ui.mode, ui.dates, ui.srcs, ui.n_sources, ui.provider]
-    ask_event = ui.question.submit(reply, inputs=[ui.question, *choices], outputs=ui.outputs, api_name="ask",
+    ui.question.submit(reply, inputs=[ui.question, *choices], outputs=ui.outputs, api_name="ask",
                                    concurrency_limit=4, concurrency_id="chat", show_progress="minimal")
-    ui.question.stop(None, cancels=[ask_event])
+    # Stop marks the reply; the reply itself then says "Stopped." and ends (no cancels=: a
+    # cancelled event leaves Gradio's error badge on its outputs).
+    ui.question.stop(stop_reply, inputs=[ui.session], outputs=None, queue=False, show_progress="hidden")
     ui.more_btn.click(more, inputs=[ui.more_dd, *choices], outputs=ui.outputs, api_name="more_like",
                       concurrency_limit=4, concurrency_id="chat", show_progress="minimal")
 
@@ -213,7 +223,8 @@ def status_line(backend: Backend) -> str:
     info = backend.info()
     assert backend.assistant is not None
     notice = f" ⚠ {md_text(backend.assistant.model_error)} Answers are extractive." if backend.assistant.model_error else ""
-    return f"Ready · {info['papers']} papers indexed · {md_text(_model_label(backend))}{notice}"
+    updated = f" · {md_text(info['updated'])}" if info.get("updated") else ""
+    return f"Ready · {info['papers']} papers indexed{updated} · {md_text(_model_label(backend))}{notice}"
 
 
 def _model_label(backend: Backend) -> str:
@@ -254,7 +265,7 @@ def check_bind(host: str, auth: str) -> tuple[str, str] | None:
     return pair
 
 
-def launch(settings: Any, *, assistant: Assistant | None = None, chat_model: Any = None,
+def launch(settings: Settings, *, assistant: Assistant | None = None, chat_model: Any = None,
            loader: Loader | None = None, block: bool = True, port: int | None = None, quiet: bool = False) -> Any:
     """Serve the app at http://HOST:PORT (settings.app.host/port) and return the Blocks.
 
@@ -269,9 +280,18 @@ def launch(settings: Any, *, assistant: Assistant | None = None, chat_model: Any
     demo = build_app(assistant or loader or functools.partial(start_assistant, settings, chat_model=chat_model))
     demo.queue(default_concurrency_limit=4, max_size=64)
     demo.launch(
-        server_name=settings.app.host, server_port=port or settings.app.port, share=False, auth=auth,
+        server_name=settings.app.host, server_port=port or settings.app.port, share=False, auth=_login(auth, settings),
         prevent_thread_lock=not block, show_error=False, quiet=quiet, inbrowser=False,
         theme=theme(), css=css(), footer_links=[], ssr_mode=False, pwa=False, mcp_server=False,
         enable_monitoring=False,
     )
     return demo
+
+
+def _login(pair: tuple[str, str] | None, settings: Settings) -> Any:
+    """Gradio's ``auth``: the password check, slowed after each failure (assistant/web/login.py)."""
+    if pair is None:
+        return None
+    from .login import LoginThrottle
+
+    return LoginThrottle(*pair, first=settings.app.login_delay, most=settings.app.login_delay_max).check

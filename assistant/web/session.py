@@ -12,12 +12,14 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..chain import Conversation, Event, QuestionError
 from ..models import Ticket
+from ..question import sanitise
 from ..records import Answer
 from ..retrieve import Filters
 from ..service import LOADING, Assistant, EmptyIndex
@@ -27,7 +29,10 @@ from .render import error_message, md_text, render_reply, safe_markdown
 log = logging.getLogger(__name__)
 
 SEARCHING = "Searching the corpus…"
+STOPPED_REPLIES: set[str] = set()  # replies whose Stop was pressed; each is removed when its reply ends
 GENERATING = "Generating the answer…"
+STOPPED = "Stopped."
+KEPT_ANSWERS = 50  # answers a session keeps for its sources panel (a long session stays bounded)
 
 
 @dataclass
@@ -39,6 +44,8 @@ class Session:
     answers: dict[int, Answer] = field(default_factory=dict)  # assistant message index -> answer
     shown: dict[str, str] = field(default_factory=dict)  # paper id -> title, in the order shown
     last: Answer | None = None
+    reply_id: str = ""  # the reply being written; Stop puts it in STOPPED (Gradio may hand Stop a copy)
+    user: str = ""  # the login name with auth (whose reading library); "" without
 
 
 @dataclass(frozen=True)
@@ -98,11 +105,13 @@ def respond_stream(source: Backend | Assistant, session: Session, request: Reque
 
 def _open(session: Session, request: Request) -> _Reply:
     """The user's message (escaped, shortened) and an empty assistant message after it."""
+    session.reply_id = uuid.uuid4().hex
     if request.more_like:
         title = session.shown.get(request.more_like, request.more_like)
         session.history.append({"role": "user", "content": f"More like: “{md_text(title)}”"})
     elif (request.message or "").strip():
-        message = request.message
+        # sanitised: a lone surrogate kept in the history would fail every later update's JSON
+        message = sanitise(request.message[:601]) or "\ufffd"
         shown = message if len(message) <= 600 else message[:600] + "…"
         session.history.append({"role": "user", "content": md_text(shown)})
     return _Reply(session.history)
@@ -127,6 +136,7 @@ def _wait_until_ready(backend: Backend, reply: _Reply, wait_s: float) -> Iterato
 
 def _events(backend: Backend, session: Session, request: Request, ticket: Ticket) -> Iterator[Event]:
     assistant = backend.assistant_for(request.provider, request.n, ticket)
+    assistant.user, assistant.stream_lists = session.user, True
     if request.more_like:
         return assistant.more_like(request.more_like, session.conversation)
     return assistant.respond(request.message, session.conversation, request.filters, mode=request.mode, n=request.n)
@@ -139,14 +149,18 @@ def _relay(backend: Backend, session: Session, request: Request, ticket: Ticket,
     text, answer = "", None
     try:
         for event in pump(_events(backend, session, request, ticket), ticket):
+            if session.reply_id in STOPPED_REPLIES:  # the last word is this reply's; closing pump cancels the ticket
+                STOPPED_REPLIES.discard(session.reply_id)
+                yield _stopped(reply)
+                return None
             if event is None:
                 status = _queue_status(ticket, bool(text))
                 if status:
                     yield reply.say(status) if not text else reply.update(status)
             elif event.kind == "status":
                 yield reply.say(event.text) if not text else reply.update(event.text)
-            elif event.kind == "token":
-                text += event.text
+            elif event.kind in ("token", "replace"):
+                text = event.text if event.kind == "replace" else text + event.text  # replace: a list with a new reason
                 reply.show(safe_markdown(text))
                 yield reply.update(GENERATING)
             elif event.kind == "answer" and event.answer is not None:
@@ -160,6 +174,22 @@ def _relay(backend: Backend, session: Session, request: Request, ticket: Ticket,
     if answer is None:
         yield reply.say("No answer.", "⚠ No answer was produced. Please try again.")
     return answer
+
+
+def stop_reply(session: Session) -> None:
+    """Stop pressed: the reply being written ends at its next event (within a quarter second),
+    saying it was stopped; its text so far is kept."""
+    index = len(session.history) - 1
+    if index >= 0 and session.history[index]["role"] == "assistant" and index not in session.answers:
+        if session.reply_id and len(STOPPED_REPLIES) < 10_000:  # bounded: ids of unfinished replies only
+            STOPPED_REPLIES.add(session.reply_id)
+
+
+def _stopped(reply: _Reply) -> Update:
+    content = str(reply.history[reply.index].get("content") or "")
+    placeholder = content in ("", "…") or (content.startswith("*") and content.endswith("*"))
+    reply.show("*Stopped.*" if placeholder else f"{content}\n\n*Stopped.*")
+    return reply.update(STOPPED)
 
 
 def _queue_status(ticket: Ticket, writing: bool) -> str:
@@ -176,6 +206,8 @@ def _finish(session: Session, reply: _Reply, answer: Answer) -> Update:
     """The final message; the session records the answer and the papers it showed (newest first)."""
     reply.show(render_reply(answer))
     session.answers[reply.index] = answer
+    for old in sorted(session.answers)[:-KEPT_ANSWERS]:  # older messages keep their text, not their sources
+        del session.answers[old]
     session.last = answer
     for ref in answer.references:
         session.shown.pop(ref.paper_id, None)
