@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import pytest
 from fakes import RecordingChat
-from test_browser import ARGS, CHROMIUM, EVIDENCE, QUESTION, Page, serve  # noqa: F401 - the project's helpers
+from test_browser import ARGS, CHROMIUM, EVIDENCE, QUESTION, Page, browser, serve  # noqa: F401 - the project's helpers and fixture
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing: apt-get install chromium"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture
