@@ -200,7 +200,7 @@ class AnswerChain:
         if _REFUSAL_RE.search(text) and not citations.parse_markers(text):
             yield from self._refuse(answer)
             return
-        self._check(answer, text)
+        self._check(answer, text, evidence.papers)
 
     def _stream_model(self, messages: list) -> Iterator[str]:
         for chunk in self.chat_model.stream(messages):
@@ -208,7 +208,7 @@ class AnswerChain:
             if piece:
                 yield piece
 
-    def _check(self, answer: Answer, text: str) -> None:
+    def _check(self, answer: Answer, text: str, papers: dict[str, dict[str, Any]]) -> None:
         valid = {r.number for r in answer.references}
         text = citations.normalise_markers(text)
         text, removed = citations.drop_dangling(text, valid)
@@ -221,7 +221,7 @@ class AnswerChain:
         sentences = citations.split_answer_sentences(answer.text)
         evidence = {r.number: evidence_pool(r) for r in answer.references}
         titles = {r.number: r.title for r in answer.references}
-        embed = self.evidence.embedder_for([r.paper_id for r in answer.references])
+        embed = self.evidence.embedder_for(papers)  # the sources' records: no second store read
         answer.support = citations.check_support(sentences, evidence, embed,
                                                  self.settings.judge.support_threshold, titles) + dropped
         cited = {n for _, nums in sentences for n in nums}

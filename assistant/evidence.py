@@ -106,11 +106,11 @@ class EvidenceBuilder:
             at += len(spans)
         return {pid: stored[pid] for pid in papers if stored[pid].spans}
 
-    def embedder_for(self, paper_ids: list[str]) -> Callable[[list[str]], np.ndarray]:
-        """An ``embed_array`` that answers these papers' abstract sentences from the stored
-        vectors (the support check compares answer sentences with every cited sentence) and
-        embeds only the rest (the answer's own sentences)."""
-        table = self.sentence_table(self.store.papers(paper_ids))
+    def embedder_for(self, papers: dict[str, dict[str, Any]]) -> Callable[[list[str]], np.ndarray]:
+        """An ``embed_array`` that answers these papers' abstract sentences (records from
+        ``store.papers``, e.g. ``Evidence.papers``) from the stored vectors (the support check
+        compares answer sentences with every cited sentence) and embeds only the rest."""
+        table = self.sentence_table(papers)
         known = {t: v for rows in table.values() for t, v in zip(rows.texts, rows.vectors)}
 
         def embed(texts: list[str]) -> np.ndarray:

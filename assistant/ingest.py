@@ -152,10 +152,10 @@ def embed_sentences(papers: list[Paper], store, settings, progress: bool = False
     state = store.sentence_state()
     todo = [p for p in papers if state.get(p.paper_id) != p.content_hash]
     done = 0
-    batch = max(settings.embedding.batch * 8, 64)
+    per_batch = max(settings.embedding.batch, 8)  # papers per embedding call (about 10 sentences each)
     bar = tqdm(total=len(todo), unit="paper", disable=not progress or not todo, desc="sentences", dynamic_ncols=True)
-    for lo in range(0, len(todo), max(1, batch // 8)):
-        part = todo[lo : lo + max(1, batch // 8)]
+    for lo in range(0, len(todo), per_batch):
+        part = todo[lo : lo + per_batch]
         spans = [sentence_spans(p.abstract) for p in part]
         texts = [[p.abstract[a:b] for a, b in sp] for p, sp in zip(part, spans)]
         flat = [t for ts in texts for t in ts]

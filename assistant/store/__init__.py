@@ -399,8 +399,10 @@ class Store:
     def delete_sentences(self, paper_ids: Iterable[str]) -> None:
         self._writable()
         collection = self._sentences()
+        if collection is None:
+            return
         ids = list(paper_ids)
-        for lo in range(0, len(ids), PAGE) if collection is not None else ():
+        for lo in range(0, len(ids), PAGE):
             collection.delete(where={"paper_id": {"$in": ids[lo : lo + PAGE]}})
 
     def sentences_of(self, papers: dict[str, dict[str, Any]]) -> dict[str, StoredSentences]:
