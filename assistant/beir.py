@@ -71,7 +71,7 @@ def ingest(corpus: Path, settings: Settings, progress: bool = False):  # noqa: A
     if not report.papers:
         raise ValueError(f"{corpus}: no document could be read")
     store = Store(settings, embeddings_for(settings))
-    summary = index_papers(report.papers, store, settings, progress=progress)
+    summary = index_papers(report.papers, store, settings, progress=progress, sentences=False)  # ranking only
     return store, summary
 
 

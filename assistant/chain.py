@@ -223,7 +223,7 @@ class AnswerChain:
         titles = {r.number: r.title for r in answer.references}
         embed = self.evidence.embedder_for(papers)  # the sources' records: no second store read
         answer.support = citations.check_support(sentences, evidence, embed,
-                                                 self.settings.judge.support_threshold, titles) + dropped
+                                                 self.settings.support_threshold, titles) + dropped
         cited = {n for _, nums in sentences for n in nums}
         for ref in answer.references:
             ref.cited = ref.number in cited

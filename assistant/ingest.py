@@ -53,6 +53,7 @@ class IndexSummary:
     added: int = 0  # papers new or changed (re-embedded)
     chunks_embedded: int = 0
     sentences_embedded: int = 0  # abstract sentences embedded for evidence lookups
+    reembedded: int = 0  # stored chunks re-embedded because the embedding model changed
     removed: int = 0  # papers removed with --prune
     stale: int = 0  # papers in the store but not in the corpus (kept)
     seconds: float = 0.0
@@ -63,6 +64,8 @@ class IndexSummary:
             f"{self.papers} papers: {self.added} embedded ({self.chunks_embedded} chunks, "
             f"{rate:.1f} chunks/s), {self.unchanged} unchanged, {self.removed} removed"
         )
+        if self.reembedded:
+            text += f"; {self.reembedded} stored chunks re-embedded for the new embedding model"
         if self.sentences_embedded:
             text += f"; {self.sentences_embedded} evidence sentences embedded"
         if self.stale:
@@ -86,7 +89,8 @@ def _plan(papers: list[Paper], state: dict, settings) -> tuple[list[tuple[Paper,
     return todo, stale_ids, unchanged
 
 
-def index_papers(papers: list[Paper], store, settings, prune: bool = False, progress: bool = False) -> IndexSummary:  # noqa: ANN001
+def index_papers(papers: list[Paper], store, settings, prune: bool = False, progress: bool = False,  # noqa: ANN001
+                 sentences: bool = True) -> IndexSummary:
     """Bring the store in line with ``papers``: embed only what is new or changed.
 
     Chunk ids are deterministic (paper id, index, content hash), so a run that was
@@ -97,6 +101,7 @@ def index_papers(papers: list[Paper], store, settings, prune: bool = False, prog
     from .store import chunk_metadata
 
     started = time.perf_counter()
+    reembedded = reembed(store, settings, progress)
     state = store.paper_state()
     todo, stale_ids, unchanged = _plan(papers, state, settings)
     summary = IndexSummary(papers=len(papers), unchanged=unchanged)
@@ -112,8 +117,10 @@ def index_papers(papers: list[Paper], store, settings, prune: bool = False, prog
         if prune and gone:
             store.delete_sentences(gone)
         store.bump_generation()
-    summary.sentences_embedded = embed_sentences(papers, store, settings, progress)
+    summary.sentences_embedded = embed_sentences(papers, store, settings, progress) if sentences else 0
+    store.mark_embedder()
     summary.chunks_embedded = len(todo)
+    summary.reembedded = reembedded
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -141,7 +148,47 @@ def _embed_and_write(todo, store, settings, progress: bool, chunk_metadata) -> N
     bar.close()
 
 
-def embed_sentences(papers: list[Paper], store, settings, progress: bool = False) -> int:  # noqa: ANN001
+@dataclass(frozen=True)
+class StoredText:
+    """What sentence vectors are made from (a :class:`Paper`, or a paper record of the store)."""
+
+    paper_id: str
+    content_hash: str
+    abstract: str
+
+
+def reembed(store, settings, progress: bool = False) -> int:  # noqa: ANN001
+    """Bring a store built with another embedding model over to the one in use: chunk vectors in
+    batches (each written with the new model's name, so a killed run resumes where it stopped),
+    then every paper's sentence vectors; the store records the new model at the end. Returns
+    the chunks re-embedded."""
+    if not store.model_id or not store.embedder_mismatch():
+        return 0
+    from .store import PAGE
+
+    ids = store.chunk_ids_not_embedded_by(store.model_id)
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(ids), unit="chunk", disable=not progress or not ids, desc="re-embedding", dynamic_ncols=True)
+    for lo in range(0, len(ids), PAGE):
+        part = store.chunks(ids[lo : lo + PAGE])
+        texts = [f"{c.metadata.get('display_title') or c.metadata.get('title', '')}. {c.text}" for c in part]
+        store.upsert(texts=[c.text for c in part], metadatas=[c.metadata for c in part],
+                     ids=[c.chunk_id for c in part], vectors=store.embeddings.embed_array(texts).tolist())
+        bar.update(len(part))
+    bar.close()
+    state = store.sentence_state()  # only the sentence vectors the new model made count
+    paper_ids = sorted(store.paper_state())
+    for lo in range(0, len(paper_ids), 500):
+        papers = store.papers(paper_ids[lo : lo + 500])
+        embed_sentences([StoredText(pid, str(p.get("paper_hash", "")), p.get("abstract", ""))
+                         for pid, p in papers.items()], store, settings, progress, state)
+    store.mark_embedder()
+    return len(ids)
+
+
+def embed_sentences(papers: list[Paper] | list[StoredText], store, settings, progress: bool = False,  # noqa: ANN001
+                    state: dict[str, str] | None = None) -> int:
     """Store one vector per abstract sentence for papers whose stored sentences are missing or
     stale (evidence is then a lookup and a dot product, not an embedding per answer). Written
     paper by paper, so a killed run is completed by the next."""
@@ -149,7 +196,7 @@ def embed_sentences(papers: list[Paper], store, settings, progress: bool = False
 
     from .text import sentence_spans
 
-    state = store.sentence_state()
+    state = store.sentence_state() if state is None else state
     todo = [p for p in papers if state.get(p.paper_id) != p.content_hash]
     done = 0
     per_batch = max(settings.embedding.batch, 8)  # papers per embedding call (about 10 sentences each)

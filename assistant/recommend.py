@@ -287,7 +287,7 @@ class Recommender:
                 continue  # a bare title is no reason
             quote = quotes[hits[rank - 1].paper_id][0]
             vec = self.embeddings.embed_array([reason, quote])
-            if float(vec[0] @ vec[1]) >= self.settings.judge.support_threshold - self.settings.judge.reason_margin:
+            if float(vec[0] @ vec[1]) >= self.settings.support_threshold - self.settings.judge.reason_margin:
                 keep[rank] = reason
         return keep
 

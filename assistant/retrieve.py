@@ -359,18 +359,25 @@ def _allowed(index: BM25Index, mask: np.ndarray, chunk_id: str) -> bool:
     return row is not None and bool(mask[row])
 
 
-def make_retriever(settings: Settings, store: Store | None = None, embeddings: Any = None) -> Retriever:
+def make_retriever(settings: Settings, store: Store | None = None, embeddings: Any = None,
+                   check: bool = True) -> Retriever:
+    """The product's retriever; with ``check``, a store built by another embedding model is an
+    error (its vectors and the question's would not be comparable) that says what to do."""
     from .embeddings import embeddings_for
+    from .store import StoreError
 
     embeddings = embeddings or embeddings_for(settings)
     store = store or Store(settings, embeddings)
+    problem = store.embedder_mismatch() if check else ""
+    if problem:
+        raise StoreError(problem)
     return Retriever(store=store, embeddings=embeddings, **retriever_options(settings))
 
 
 def retriever_options(settings: Settings) -> dict[str, Any]:
     """The Retriever's knobs from the settings (fusion weight and depth, filter search)."""
     r = settings.retrieval
-    fusion = replace(PRODUCT, w_dense=r.fusion_dense, w_bm25=round(1.0 - r.fusion_dense, 6), depth=r.depth)
+    fusion = replace(PRODUCT, w_dense=settings.fusion_dense, w_bm25=round(1.0 - settings.fusion_dense, 6), depth=r.depth)
     return {"fusion": fusion, "exact_filter_limit": r.exact_filter_limit, "max_fetch": r.max_fetch,
             "overfetch": r.overfetch}
 

@@ -62,9 +62,13 @@ class StoreSettings(Group):
 
 
 class EmbeddingSettings(Group):
+    model: Literal["bge-small", "minilm"] = setting(
+        "bge-small", "Embedding model: bge-small (bge-small-en-v1.5 int8, better under paraphrase) or minilm "
+        "(all-MiniLM-L6-v2 int8, about twice as fast). The store records which one built it; 'assistant "
+        "ingest' re-embeds a store built with the other (incremental, resumable).", "ASSISTANT_EMBED_MODEL")
     threads: int = setting(2, "CPU threads for the embedding model.", "ASSISTANT_EMBED_THREADS", ge=1, le=64)
     batch: int = setting(32, "Texts per embedding batch (sorted by length).", "ASSISTANT_EMBED_BATCH", ge=1, le=1024)
-    max_tokens: int = setting(256, "Token limit per embedded text (MiniLM: 256).", "ASSISTANT_EMBED_MAX_TOKENS",
+    max_tokens: int = setting(256, "Token limit per embedded text (chunks are about 180 tokens).", "ASSISTANT_EMBED_MAX_TOKENS",
                               ge=16, le=512)
 
 
@@ -72,8 +76,9 @@ class RetrievalSettings(Group):
     top_k: int = setting(5, "Papers retrieved per question (and listed per recommendation).", ge=1, le=50)
     answer_candidates: int = setting(10, "Papers retrieved before evidence is chosen for an answer (at least TOP_K).",
                                      ge=1, le=100)
-    fusion_dense: float = setting(0.6, "Weight of the dense side in the hybrid fusion (BM25 takes the rest); "
-                                  "tuned on SciFact train.", ge=0.0, le=1.0)
+    fusion_dense: float | None = setting(
+        None, "Weight of the dense side in the hybrid fusion (BM25 takes the rest). Empty: the weight tuned on "
+        "SciFact train for the embedding model (bge-small 0.9, minilm 0.6).", ge=0.0, le=1.0)
     depth: int = setting(200, "Candidates taken from each side (dense chunks, BM25 papers) before fusion.",
                          "ASSISTANT_RETRIEVAL_DEPTH", ge=10, le=5000)
     exact_filter_limit: int = setting(4000, "A date/source filter allowing at most this many chunks is searched "
@@ -100,9 +105,10 @@ class EvidenceSettings(Group):
 
 
 class JudgeSettings(Group):
-    refuse_below: float = setting(
-        0.45, "Without a model judge (extractive): refuse when the best evidence cosine is below this "
-        "(calibrated on dev absent).", ge=0.0, le=1.0)
+    refuse_below: float | None = setting(
+        None, "Without a model judge (extractive): refuse when the best evidence cosine is below this. Empty: "
+        "the value calibrated for the embedding model on dev and the own question set (docs/benchmarks.md).",
+        ge=0.0, le=1.0)
     below: float = setting(
         0.7, "With an LLM: refuse when its P(the sources cover the question) is below this (calibrated on dev "
         "absent vs the rest with the default context_tokens; 0 turns the check off).", "ASSISTANT_JUDGE_BELOW",
@@ -115,10 +121,10 @@ class JudgeSettings(Group):
         0.5, "With an LLM: when the question names something rare in the corpus (in at most 0.1% of the papers, 3 "
         "at least) that a source contains (\"What is Cradle?\"), refuse only below this P(the sources cover the "
         "question).", "ASSISTANT_JUDGE_NAMED", ge=0.0, le=1.0)
-    support_threshold: float = setting(
-        0.55, "Cosine to the closest cited evidence sentence needed to mark a sentence supported (its numbers, "
-        "acronyms and named methods must also be in a cited abstract; chosen on benchmarks/claim_pairs.jsonl: "
-        "precision 0.90, recall 1.00 there).", ge=0.0, le=1.0)
+    support_threshold: float | None = setting(
+        None, "Cosine to the closest cited evidence sentence needed to mark a sentence supported (its numbers, "
+        "acronyms and named methods must also be in a cited abstract). Empty: the value chosen for the embedding "
+        "model on benchmarks/claim_pairs.jsonl (docs/benchmarks.md).", ge=0.0, le=1.0)
     reason_margin: float = setting(0.1, "A recommendation reason is kept when its cosine to its quote is at least "
                                    "SUPPORT_THRESHOLD minus this.", ge=0.0, le=1.0)
 
@@ -260,11 +266,33 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         return self.store.models_dir
 
+    # Thresholds whose scale depends on the embedding model: set, or calibrated for it.
+
+    @property
+    def fusion_dense(self) -> float:
+        return _calibrated(self.retrieval.fusion_dense, self.embedding.model, "fusion_dense")
+
+    @property
+    def refuse_below(self) -> float:
+        return _calibrated(self.judge.refuse_below, self.embedding.model, "refuse_below")
+
+    @property
+    def support_threshold(self) -> float:
+        return _calibrated(self.judge.support_threshold, self.embedding.model, "support_threshold")
+
     def with_overrides(self, **overrides: Any) -> "Settings":
         """A copy with flat-named values replaced (``None`` values are ignored)."""
         groups = self.model_dump()
         _apply(groups, overrides)
         return _validated(groups)
+
+
+def _calibrated(value: float | None, model: str, name: str) -> float:
+    if value is not None:
+        return value
+    from .embeddings import spec_of
+
+    return float(getattr(spec_of(model), name))
 
 
 def _apply(groups: dict[str, dict[str, Any]], overrides: dict[str, Any]) -> None:

@@ -104,8 +104,8 @@ class Coverage:
             return verdict
         if gaps:
             return _refuse(verdict, gaps.describe())
-        if cosine < self.settings.judge.refuse_below:
-            return _refuse(verdict, f"best evidence cosine {cosine:.2f} < {self.settings.judge.refuse_below}")
+        if cosine < self.settings.refuse_below:
+            return _refuse(verdict, f"best evidence cosine {cosine:.2f} < {self.settings.refuse_below}")
         return verdict
 
     def judge(self, verdict: Verdict, query: str, refs: list[Reference], question: str = "") -> Verdict:

@@ -4,7 +4,7 @@ One script per measurement, each runnable alone (``python -m benchmarks.<name> -
 or ``.venv/bin/python benchmarks/<name>.py``) and importable by the runner:
 
 - ``ingest``: cold and warm ``assistant ingest`` of ``seeds/`` (wall seconds, child peak RSS);
-- ``embedding``: ``MiniLMEmbeddings.embed_array`` against a bare ONNX session;
+- ``embedding``: ``OnnxEmbeddings.embed_array`` against a bare ONNX session;
 - ``retrieval_latency``: hybrid ``Retriever.search`` p50/p95 at several corpus sizes, with a plot;
 - ``local_model``: the local model's time to first token and generation speed;
 - ``memory``: peak RSS of the bench process after each stage (and of any command);

@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             row["ce"] = p
         speed = round(len(rows) / (time.perf_counter() - started), 1)
     result = {"pairs": len(rows), "supported": sum(r["supported"] for r in rows), "ce_pairs_per_s": speed,
-              "rules": report(rows, settings.judge.support_threshold, with_ce=score is not None)}
+              "rules": report(rows, settings.support_threshold, with_ce=score is not None)}
     result["by_kind"] = {rule: by_kind(rows, rule, result["rules"][rule]["threshold"]) for rule in result["rules"]}
     if args.json:
         print(json.dumps(result, indent=2))

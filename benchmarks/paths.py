@@ -17,6 +17,7 @@ PLOT = DOCS / "bench-latency.png"
 SCREENSHOTS = DOCS / "screenshots"
 BENCHMARKS = REPO / "benchmarks"
 COVERAGE_QUESTIONS = BENCHMARKS / "coverage_questions.jsonl"
+OWN = BENCHMARKS / "own_questions.jsonl"
 
 SHARED = REPO.parent / "shared"
 DEV = SHARED / "eval" / "dev.jsonl"

@@ -7,7 +7,7 @@ What is measured (one script of this package each):
 1. ``ingest``: cold ingest of ``seeds/`` into a fresh temporary data directory (``assistant
    ingest`` as a subprocess, imports and model load included) and a warm re-ingest (second
    run): wall seconds and each child's peak RSS (``os.wait4``);
-2. ``embedding``: embedding throughput on the seed chunks: ``MiniLMEmbeddings.embed_array``
+2. ``embedding``: embedding throughput on the seed chunks: ``OnnxEmbeddings.embed_array``
    (tokenise, pad, run, pool, normalise) against a bare ONNX ``session.run`` on the same
    pre-tokenised batches;
 3. ``retrieval_latency``: retrieval latency p50/p95 of the product retriever (hybrid,
@@ -66,7 +66,8 @@ def seed_stages(args: argparse.Namespace, settings: Any, queries: list[str], res
         stage("ingest")
         texts = embedding.chunk_texts([SEEDS], settings, args.embed_n)
         results["embedding"] = embedding.embedding_throughput(
-            texts, settings.embedding.threads, settings.embedding.batch, settings.embedding.max_tokens)
+            texts, settings.embedding.threads, settings.embedding.batch, settings.embedding.max_tokens,
+            settings.embedding.model)
         stage("embedding")
         seed_settings = settings.with_overrides(data_dir=data_dir, chroma_host="", collection="papers")
         results["latency"]["seeds"] = retrieval_latency.measure_latency(seed_settings, queries)

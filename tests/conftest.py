@@ -47,7 +47,7 @@ def seeded(tmp_path_factory):
     from assistant.embeddings import embeddings_for
     from assistant.corpus import load_corpus
     from assistant.ingest import index_papers
-    from assistant.retrieve import Retriever
+    from assistant.retrieve import make_retriever
     from assistant.settings import load_settings
     from assistant.store import Store
 
@@ -55,4 +55,4 @@ def seeded(tmp_path_factory):
     embeddings = embeddings_for(settings)
     store = Store(settings, embeddings)
     index_papers(load_corpus([SEEDS]).papers, store, settings)
-    return settings, store, Retriever(store=store, embeddings=embeddings)
+    return settings, store, make_retriever(settings, store=store, embeddings=embeddings)  # the product's fusion

@@ -50,7 +50,7 @@ def test_section_has_every_figure():
     assert "2 CPUs, AMD EPYC" in text
     assert "| cold (fresh data dir, imports and model load included) | 22.3 | 612 MB | 223 | 730 |" in text
     assert "| warm (second run, nothing changed) | 1.8 | 401 MB | 223 | 0 |" in text
-    assert "| `MiniLMEmbeddings.embed_array` (tokenise, pad, run, pool, normalise) | 29.5 |" in text
+    assert "| `OnnxEmbeddings.embed_array` (tokenise, pad, run, pool, normalise) | 29.5 |" in text
     assert "| ratio (ours / bare) | 0.95 |" in text
     assert "| seeds | 223 | 730 | 12 MB | 0.3 | 16.0 | 28.0 | 4.0 / 2.0 / 1.0 / 0.2 / 3.0 | – |" in text
     assert "| 10k | skipped: --skip-large and no --store-10k |" in text

@@ -153,10 +153,12 @@ def test_library_picks_are_neighbours_of_saved_papers_and_never_library_papers(s
 def test_one_saved_paper_falls_back_to_similarity(seeded, library, continual):
     settings, store, _ = seeded
     corpus = corpus_vectors(store)
-    model = train(corpus, continual[:1], [], settings)
+    titles = {pid: p["title"] for pid, p in store.papers(continual).items()}
+    saved = next(pid for pid in continual if titles[pid].startswith("A Unified and General Framework for Continual"))
+    model = train(corpus, [saved], [], settings)
     assert model.kind == "similarity"
     top = [corpus.ids[i] for i in model.scores().argsort()[::-1][:6]]
-    assert top[0] == continual[0] and set(top[1:]) & set(continual[1:])
+    assert top[0] == saved and len(set(top[1:]) & set(continual) - {saved}) >= 2
     full = train(corpus, continual[:3], continual[3:4], settings)
     assert full.kind == "classifier" and full.train_ms < 1000
 
@@ -233,7 +235,7 @@ def test_cli_library_add_tag_list_export_remove(cli, continual):
     listed = json.loads(cli("library", "list", "--json")[1])
     assert {e["paper_id"]: e["status"] for e in listed} == {a: "saved", b: "read", c: "dismissed"}
     assert all({"paper_id", "title", "tags", "status"} <= set(e) for e in listed)
-    assert [e["paper_id"] for e in json.loads(cli("library", "list", "--tag", "continual", "--json")[1])] == [a, b]
+    assert [e["paper_id"] for e in json.loads(cli("library", "list", "--tag", "continual", "--json")[1])] == sorted([a, b])  # added together: by id
     bib = cli("library", "export", "--format", "bib")[1]
     assert bib.count("@misc{") == 2 and "title = {" in bib
     md = cli("library", "export", "--format", "md", "--tag", "continual")[1]

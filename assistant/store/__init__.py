@@ -111,6 +111,7 @@ class Store:
     def __init__(self, settings: Settings, embeddings: Any = None) -> None:
         self.settings = settings
         self.embeddings = embeddings
+        self.model_id: str | None = getattr(embeddings, "model_id", None)  # the embedder writing and querying
         self.read_only = False  # the data directory cannot be written: reads only, from a copy
         chroma_dir = Path(settings.store.data_dir) / "chroma"
         if not settings.store.chroma_host:
@@ -220,6 +221,34 @@ class Store:
         meta = self.client.get_collection(self.settings.store.collection, embedding_function=None).metadata or {}
         return str(meta.get("generation", "0"))
 
+    def recorded_embedder(self) -> str | None:
+        """The model id of the embedder that built the store (None: empty). Stores from before it
+        was recorded were built with MiniLM."""
+        from ..embeddings import MODEL_ID
+
+        meta = self.client.get_collection(self.settings.store.collection, embedding_function=None).metadata or {}
+        if meta.get("embedder"):
+            return str(meta["embedder"])
+        return MODEL_ID if self.count() else None
+
+    def embedder_mismatch(self) -> str:
+        """'' when the store's vectors come from the embedder in use, else what to do about it."""
+        recorded = self.recorded_embedder()
+        if self.model_id is None or recorded in (None, self.model_id):
+            return ""
+        from ..embeddings import name_of
+
+        return (f"the store at {self.location} was built with the {name_of(recorded)} embedder and this run embeds "
+                f"with {name_of(self.model_id)}: run 'assistant ingest' to re-embed it (incremental, resumable), "
+                f"or set ASSISTANT_EMBED_MODEL={name_of(recorded)}")
+
+    def chunk_ids_not_embedded_by(self, model_id: str) -> list[str]:
+        """Ids of the chunks whose vectors another embedder made (a re-embed still to do)."""
+        from ..embeddings import MODEL_ID
+
+        return [c.chunk_id for c in self.iter_chunks(include_text=False)
+                if c.metadata.get("embedder", MODEL_ID) != model_id]
+
     def iter_chunks(self, include_text: bool = True) -> Iterator[StoredChunk]:
         include = ["metadatas", "documents"] if include_text else ["metadatas"]
         offset = 0
@@ -323,12 +352,16 @@ class Store:
     def upsert(self, texts: list[str], metadatas: list[dict[str, Any]], ids: list[str], vectors: list[list[float]]) -> None:
         """Write pre-embedded chunks (ids are deterministic, so this is idempotent)."""
         self._writable()
-        self._chroma.upsert(ids=ids, embeddings=vectors, documents=texts, metadatas=metadatas)
+        self._chroma.upsert(ids=ids, embeddings=vectors, documents=texts, metadatas=self._stamped(metadatas))
+
+    def _stamped(self, metadatas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Metadata with the embedder that made the vectors (a re-embed resumes from what lacks it)."""
+        return [dict(m, embedder=self.model_id) for m in metadatas] if self.model_id else metadatas
 
     def add_texts(self, texts: list[str], metadatas: list[dict[str, Any]], ids: list[str]) -> None:
         """Embed with the store's embedding model (LangChain path) and write."""
         self._writable()
-        self.vectorstore.add_texts(texts=texts, metadatas=metadatas, ids=ids)
+        self.vectorstore.add_texts(texts=texts, metadatas=self._stamped(metadatas), ids=ids)
 
     def delete(self, chunk_ids: Iterable[str]) -> None:
         self._writable()
@@ -336,14 +369,23 @@ class Store:
         for lo in range(0, len(ids), PAGE):
             self._chroma.delete(ids=ids[lo : lo + PAGE])
 
-    def bump_generation(self) -> str:
+    def bump_generation(self, embedder: str | None = None) -> str:
+        """A new generation token (running apps reload); ``embedder`` records who built the store."""
         self._writable()
         token = uuid.uuid4().hex[:12]
-        meta = {k: v for k, v in (self._chroma.metadata or {}).items() if not k.startswith("hnsw:")}
+        current = self.client.get_collection(self.settings.store.collection, embedding_function=None).metadata or {}
+        meta = {k: v for k, v in current.items() if not k.startswith("hnsw:")}
         meta["generation"] = token
+        if embedder:
+            meta["embedder"] = embedder
         self._chroma.modify(metadata=meta)
         shutil.rmtree(self.bm25_dir, ignore_errors=True)
         return token
+
+    def mark_embedder(self) -> None:
+        """Record the embedder in use as the one that built the store (every vector is its own)."""
+        if self.model_id and self.recorded_embedder() != self.model_id:
+            self.bump_generation(self.model_id)
 
     # ------------------------------------------------------------ sentence vectors
 
@@ -378,9 +420,15 @@ class Store:
             if not page["ids"]:
                 break
             for meta in page["metadatas"]:
-                state[str(meta["paper_id"])] = str(meta.get("paper_hash", ""))
+                if self._own_vector(meta):
+                    state[str(meta["paper_id"])] = str(meta.get("paper_hash", ""))
             offset += len(page["ids"])
         return state
+
+    def _own_vector(self, meta: dict[str, Any]) -> bool:
+        from ..embeddings import MODEL_ID
+
+        return self.model_id is None or meta.get("embedder", MODEL_ID) == self.model_id
 
     def write_sentences(self, paper_id: str, paper_hash: str, spans: list[tuple[int, int]], texts: list[str],
                         vectors: np.ndarray) -> None:
@@ -393,7 +441,8 @@ class Store:
         collection.upsert(
             ids=[f"{paper_id}#s{i}" for i in range(len(texts))], documents=texts,
             embeddings=np.asarray(vectors, dtype=np.float32).tolist(),
-            metadatas=[{"paper_id": paper_id, "paper_hash": paper_hash, "start": a, "end": b} for a, b in spans],
+            metadatas=self._stamped([{"paper_id": paper_id, "paper_hash": paper_hash, "start": a, "end": b}
+                                     for a, b in spans]),
         )
 
     def delete_sentences(self, paper_ids: Iterable[str]) -> None:
@@ -415,7 +464,7 @@ class Store:
         got = collection.get(ids=ids, include=["documents", "metadatas", "embeddings"]) if ids else {"ids": []}
         if not got["ids"]:
             got = collection.get(where={"paper_id": {"$in": list(papers)}}, include=["documents", "metadatas", "embeddings"])
-        return _group_sentences(got, papers)
+        return _group_sentences(got, papers, self._own_vector)
 
     # ------------------------------------------------------------ bm25 files
 
@@ -441,12 +490,13 @@ class Store:
         return None
 
 
-def _group_sentences(got: dict[str, Any], papers: dict[str, dict[str, Any]]) -> dict[str, StoredSentences]:
+def _group_sentences(got: dict[str, Any], papers: dict[str, dict[str, Any]],
+                     own: Any = lambda _meta: True) -> dict[str, StoredSentences]:
     rows: dict[str, list[tuple[int, int, str, int]]] = {}
     for i, (doc, meta) in enumerate(zip(got["documents"], got["metadatas"])):
         pid = str(meta["paper_id"])
         paper = papers.get(pid)
-        if paper is not None and meta.get("paper_hash") == paper.get("paper_hash"):
+        if paper is not None and meta.get("paper_hash") == paper.get("paper_hash") and own(meta):
             rows.setdefault(pid, []).append((int(meta["start"]), int(meta["end"]), doc or "", i))
     vectors = np.asarray(got["embeddings"], dtype=np.float32) if got["ids"] else np.zeros((0, 0), dtype=np.float32)
     out: dict[str, StoredSentences] = {}
