@@ -104,6 +104,7 @@ class AnswerChain:
         evidence = self.gather(asked, hits)
         answer = Answer(question=question, text="", standalone_query=query, retrieved=hits, provider=self.provider)
         answer.references = references(evidence)
+        answer.comparison = self.comparison(asked, answer.references, evidence)
         answer.timings["evidence_s"] = round(time.perf_counter() - started, 3)
         yield Event("evidence", answer=answer)  # the sources, before any model runs
         verdict = self.coverage.screen(question, evidence)
@@ -118,6 +119,15 @@ class AnswerChain:
             yield from self._generate(answer, query, evidence, started)
         answer.timings.update(retrieval_ms=round(retrieval_ms, 1), total_s=round(time.perf_counter() - started, 3))
         yield Event("answer", answer=answer)
+
+    def comparison(self, question: str, refs: list, evidence: Evidence) -> Any:
+        """A compare question's table of quoted sentences (assistant/compare.py), else None."""
+        from .compare import compare_table, is_compare
+
+        if not is_compare(question) or len(refs) < 2:
+            return None
+        table = self.evidence.sentence_table({r.paper_id: evidence.papers[r.paper_id] for r in refs})
+        return compare_table(question, refs, table, self.evidence.embeddings.embed_array)
 
     def candidates(self) -> int:
         """Papers retrieved before evidence is chosen."""

@@ -79,6 +79,8 @@ def _answer(assistant, question: str, conversation, filters, stream: bool) -> An
         for event in assistant.respond(question, conversation, filters):
             if event.kind == "token" and stream:
                 print(event.text, end="", flush=True)
+            elif event.kind == "evidence" and stream and event.answer is not None and event.answer.comparison:
+                print(event.answer.comparison.markdown() + "\n", flush=True)  # a compare question's table first
             elif event.kind == "status" and stream:
                 print(f"[{event.text}]", file=sys.stderr)
             elif event.kind == "answer":

@@ -136,8 +136,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: dict) -> None:
-    keys = ("n", "recall@5", "recall@10", "mrr", "citation_precision", "citation_validity", "fact_coverage", "refusal_accuracy", "false_refusal_rate")
-    print("type       " + " ".join(f"{k:>10}" for k in keys))
+    keys = ("n", "recall@5", "recall@10", "mrr", "citation_precision", "citation_validity", "fact_coverage",
+            "refusal_accuracy", "false_refusal_rate", "content", "dropped_share")
+    print("type       " + " ".join(f"{k[:10]:>10}" for k in keys))
     for name, row in [*summary["by_type"].items(), ("overall", summary["overall"])]:
         cells = [f"{row.get(k):>10.3f}" if isinstance(row.get(k), float) else f"{str(row.get(k)):>10}" for k in keys]
         print(f"{name:<10} " + " ".join(cells))

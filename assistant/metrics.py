@@ -267,6 +267,22 @@ def _support_rate(record: Mapping[str, Any]) -> float | None:
     return sum(1 for s in support if s.get("supported")) / len(support)
 
 
+def has_content(record: Mapping[str, Any]) -> bool | None:
+    """Whether an answer says something beyond titles and the question: a sentence of the model's
+    that the claim checks kept (None for refusals and extractive answers, which quote sources)."""
+    if record.get("refused") or record.get("provider") == "extractive" or record.get("kind") == "recommendations":
+        return None
+    return any(not s.get("dropped") and s.get("text") for s in record.get("support") or [])
+
+
+def dropped_share(record: Mapping[str, Any]) -> float | None:
+    """Share of the answer's sentences the claim checks dropped (titles only, the question echoed)."""
+    support = record.get("support") or []
+    if record.get("refused") or not support:
+        return None
+    return sum(1 for s in support if s.get("dropped")) / len(support)
+
+
 def item_metrics(record: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any]:
     """Per-item metrics of one eval record against its dev item."""
     gold = item.get("gold_titles") or []
@@ -288,6 +304,8 @@ def item_metrics(record: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str
         "absent": absent,
         "fact_coverage": None if absent else fact_coverage(str(record.get("answer") or ""), item.get("answer_facts") or []),
         "support_rate": _support_rate(record),
+        "content": has_content(record),
+        "dropped_share": dropped_share(record),
         "timings": {key: (record.get("timings") or {}).get(key) for key in TIMINGS},
         "provider": record.get("provider", ""),
     }
@@ -298,7 +316,8 @@ def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     absent = [r["refused"] for r in rows if r["absent"]]
     answerable = [r["refused"] for r in rows if not r["absent"]]
     out: dict[str, Any] = {"n": len(rows)}
-    for key in ("recall@5", "recall@10", "mrr", "citation_precision", "fact_coverage", "support_rate"):
+    for key in ("recall@5", "recall@10", "mrr", "citation_precision", "fact_coverage", "support_rate", "content",
+                "dropped_share"):
         values = [r[key] for r in rows if r[key] is not None]
         out[key] = mean(values)
         out[f"{key}_n"] = len(values)
@@ -326,7 +345,8 @@ def summarise(results: list[dict], items: list[dict]) -> dict:
 
     Returns ``{"overall": {...}, "by_type": {type: {...}}, "missing": [...],
     "unknown": [...], "items": [per-item metrics]}``; each aggregate holds ``n``, means
-    of recall@5/@10, mrr, citation_precision, fact_coverage, support_rate (each with
+    of recall@5/@10, mrr, citation_precision, fact_coverage, support_rate, content (the share
+    of model answers with a kept sentence beyond titles), dropped_share (each with
     ``<name>_n``, the items it is defined for), citation_validity (micro over markers),
     refusal_accuracy, false_refusal_rate, latency p50/p95 per timing and providers.
     """

@@ -20,11 +20,12 @@ from .prompts import load as load_prompt
 from .records import Answer, PaperHit, Recommendation, Reference, SentenceSupport
 from .retrieve import Filters, Retriever
 from .settings import Settings
-from .text import fold_title
+from .text import fold_title, words
 from .verdict import Coverage, Verdict
 
 _INTENT = re.compile(
-    r"\b(recommend\w*|what should i read|reading list|suggest\w* (some )?(papers|reading)|what to read|read next|"
+    r"\b(recommend(?:s|ed|ing)?\b|recommendations? (?:on|for|about|in)\b|(?:any|some|your|give me) recommendations?|"
+    r"what should i read|should i read|(?:what'?s|what is) relevant|reading list|suggest\w* (some )?(papers|reading)|what to read|read next|"
     r"more like|similar papers|papers similar|get up to speed|where (should|do) i start)\b",
     re.I,
 )
@@ -212,12 +213,18 @@ class Recommender:
         for rank, hit in enumerate(picked, 1):
             paper = papers.get(hit.paper_id, {})
             quote, score = quotes.get(hit.paper_id, ("", 0.0))
+            reason, written = reasons.get(rank) or (relation_reason(interest, quote, score), "template")
             items.append(Recommendation(
                 rank=rank, paper_id=hit.paper_id, title=paper.get("title", hit.title),
-                page_date=paper.get("page_date", ""), reason=reasons.get(rank) or template_reason(score),
+                page_date=paper.get("page_date", ""), reason=reason, written=written,
                 quote=quote, score=round(float(score), 3), source=paper.get("source", ""), abstract=paper.get("abstract", ""),
             ))
         return items
+
+    def _reasoned(self, hits: list) -> list:  # noqa: ANN001 - PaperHit or Recommendation
+        """The items whose reasons the model writes: the best ``list_reasons`` of them."""
+        k = self.settings.generation.list_reasons
+        return hits[:k] if k else hits
 
     def _diversify(self, hits: list[PaperHit], n: int, model: Any = None) -> list[PaperHit]:
         """MMR over the candidates; with a library ``model``, relevance within the relevant set
@@ -236,9 +243,10 @@ class Recommender:
                 relevance = blend(relevance, model.scores(rows), self.settings.library.blend)
         return [hits[i] for i in mmr(relevance, vectors, n, self.settings.retrieval.mmr_lambda)]
 
-    def _reasons(self, interest: str, hits: list[PaperHit], quotes: dict) -> dict[int, str]:
+    def _reasons(self, interest: str, hits: list[PaperHit], quotes: dict) -> dict[int, tuple[str, str]]:
         if self.chat_model is None:
             return {}
+        hits = self._reasoned(hits)
         listing = "\n".join(f"{i}. {as_data(h.display_title)}\n   Quote: \u201c{as_data(quotes[h.paper_id][0])}\u201d"
                             for i, h in enumerate(hits, 1))
         messages = load_prompt("recommend").messages(interest=interest, papers=listing)
@@ -247,14 +255,15 @@ class Recommender:
                                            temperature=0.0)
         except Exception:  # noqa: BLE001 - reasons fall back to the template
             return {}
-        return self._grounded(parse_reasons(str(reply.content)), hits, quotes)
+        return self._grounded(parse_reasons(str(reply.content)), hits, quotes, interest)
 
     def stream_reasons(self, result: RecommendationSet) -> Iterator[int]:
         """Fill in the model's reasons of a list made with ``reasons=False``, as the model writes
         them: the rank of each item whose reason changed, when its line is complete."""
         if self.chat_model is None or not result.items:
             return
-        hits = [PaperHit(i.paper_id, i.title, i.score, [], {"display_title": i.title}) for i in result.items]
+        hits = [PaperHit(i.paper_id, i.title, i.score, [], {"display_title": i.title})
+                for i in self._reasoned(result.items)]
         quotes = {i.paper_id: (i.quote, i.score) for i in result.items}
         listing = "\n".join(f"{i}. {h.display_title}\n   Quote: \u201c{quotes[h.paper_id][0]}\u201d" for i, h in enumerate(hits, 1))
         messages = load_prompt("recommend").messages(interest=result.interest, papers=listing)
@@ -267,17 +276,19 @@ class Recommender:
                 complete = text if chunk is None else text[: text.rfind("\n") + 1]
                 parsed = parse_reasons(complete)
                 ready = {r: v for r, v in parsed.items() if r not in done and (chunk is None or r + 1 in parsed)}
-                for rank, reason in self._grounded(ready, hits, quotes).items():
-                    result.items[rank - 1].reason = reason
+                for rank, (reason, written) in self._grounded(ready, hits, quotes, result.interest).items():
+                    result.items[rank - 1].reason, result.items[rank - 1].written = reason, written
                     yield rank
                 done |= set(ready)
         except Exception:  # noqa: BLE001 - reasons not written stay the template
             return
         result.provider = self.settings.generation.provider
 
-    def _grounded(self, reasons: dict[int, str], hits: list[PaperHit], quotes: dict) -> dict[int, str]:
-        """Keep a model's reason only if it is close to the quoted sentence it must rest on."""
-        keep: dict[int, str] = {}
+    def _grounded(self, reasons: dict[int, str], hits: list[PaperHit], quotes: dict,
+                  interest: str) -> dict[int, tuple[str, str]]:
+        """Keep a model's reason only if it is close to the quoted sentence it must rest on; one
+        that only paraphrases its quote (or title) becomes a templated relation to the question."""
+        keep: dict[int, tuple[str, str]] = {}
         for rank, line in reasons.items():
             if not 1 <= rank <= len(hits):
                 continue
@@ -287,8 +298,12 @@ class Recommender:
                 continue  # a bare title is no reason
             quote = quotes[hits[rank - 1].paper_id][0]
             vec = self.embeddings.embed_array([reason, quote])
-            if float(vec[0] @ vec[1]) >= self.settings.support_threshold - self.settings.judge.reason_margin:
-                keep[rank] = reason
+            if float(vec[0] @ vec[1]) < self.settings.support_threshold - self.settings.judge.reason_margin:
+                continue
+            if paraphrases(reason, quote, hits[rank - 1].display_title):
+                keep[rank] = (relation_reason(interest, quote, float(hits[rank - 1].score)), "relation")
+            else:
+                keep[rank] = (reason, "model")
         return keep
 
 
@@ -321,9 +336,50 @@ def first_sentence(text: str) -> str:
     return re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
 
 
+# Words that say nothing about a paper's content (reasons use them whatever the paper does).
+GENERIC = frozenset("""paper papers this that which with from their they these those into using used uses based
+show shows shown propose proposes proposed present presents method methods approach approaches work works study
+studies studied also more than such both other what read should reading interest interested about your them
+novel new framework provides provide offers offer introduces introduce focuses focus explores explore addresses
+address relevant matters matter""".split())
+
+
+def content_words(text: str) -> set[str]:
+    """Content words, cut to 6 letters (a crude stem: "generalization" meets "generalize")."""
+    return {w[:6] for w in words(text) if len(w) >= 4 and w not in GENERIC}
+
+
+def paraphrases(reason: str, quote: str, title: str) -> bool:
+    """True when the reason says nothing its quote and title do not (fewer than two content words
+    of its own): "It studies the scope of Transformers' abilities in length generalization" over a
+    quote on the length generalization abilities of Transformers."""
+    return len(content_words(reason) - content_words(quote) - content_words(title)) < 2
+
+
+def relation_reason(interest: str, quote: str, score: float) -> str:
+    """A templated relation of the paper to the question: what they share, by the question's words."""
+    ours = content_words(quote)
+    phrases: list[str] = []
+    run: list[str] = []
+    for w in [*words(interest), ""]:  # consecutive shared words make one phrase ("lifelong learning")
+        if w and len(w) >= 4 and w not in GENERIC and w[:6] in ours:
+            run.append(w)
+        elif run:
+            phrases.append(" ".join(run))
+            run = []
+    phrases = list(dict.fromkeys(phrases))[:3]
+    if not phrases:
+        return template_reason(score)
+    return f"Its quoted sentence is on {' and '.join(f'“{p}”' for p in phrases)}, as you asked."
+
+
 def template_reason(score: float) -> str:
     strength = "closely" if score >= 0.6 else "partly"
     return f"Its abstract {strength} matches your interest; see the quoted sentence."
+
+
+WRITTEN = {"model": "grounded in quote", "relation": "templated: the model's reason only paraphrased its quote",
+           "template": "templated"}
 
 
 def as_answer(result: RecommendationSet, question: str, started: float | None = None) -> Answer:
@@ -347,7 +403,7 @@ def as_answer(result: RecommendationSet, question: str, started: float | None = 
             number=item.rank, paper_id=item.paper_id, title=item.title, page_date=item.page_date, source=item.source,
             abstract=item.abstract, evidence=[item.quote], spans=_span(item.abstract, item.quote), cited=True,
         ))
-        answer.support.append(SentenceSupport(text=item.reason, citations=[item.rank], supported=True, score=item.score, reason="grounded in quote"))
+        answer.support.append(SentenceSupport(text=item.reason, citations=[item.rank], supported=True, score=item.score, reason=WRITTEN[item.written]))
     answer.text = "\n".join(lines) if result.items or not result.notice else result.notice
     answer.retrieved = result.hits
     answer.notice = answer.gaps = result.notice

@@ -141,6 +141,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     coverage: float | None = None  # the model's P(the sources cover the question), if judged
     gaps: str = ""  # what the question names that no paper mentions, e.g. "No paper in the corpus mentions Minecraft."
+    comparison: Any = None  # a compare question's table (assistant.compare.CompareTable), shown with the evidence
 
     @property
     def cited_references(self) -> list[Reference]:
@@ -174,6 +175,7 @@ class Answer:
             "notice": self.notice,
             "coverage": None if self.coverage is None else round(self.coverage, 3),
             "gaps": self.gaps,
+            "comparison": self.comparison.as_dict() if self.comparison is not None else None,
         }
 
 
@@ -190,6 +192,7 @@ class Recommendation:
     abstract: str = ""
     because: str = ""  # the saved paper it is closest to (library lists), by title
     because_id: str = ""
+    written: str = "template"  # who wrote the reason: "model", "relation" (a paraphrase replaced) or "template"
 
 
 def date_in_range(page_date: str, since: str = "", until: str = "") -> bool:

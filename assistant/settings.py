@@ -62,10 +62,11 @@ class StoreSettings(Group):
 
 
 class EmbeddingSettings(Group):
-    model: Literal["bge-small", "minilm"] = setting(
-        "bge-small", "Embedding model: bge-small (bge-small-en-v1.5 int8, better under paraphrase) or minilm "
-        "(all-MiniLM-L6-v2 int8, about twice as fast). The store records which one built it; 'assistant "
-        "ingest' re-embeds a store built with the other (incremental, resumable).", "ASSISTANT_EMBED_MODEL")
+    model: Literal["minilm", "bge-small"] = setting(
+        "minilm", "Embedding model: minilm (all-MiniLM-L6-v2 int8; with the local model its answers cite better "
+        "on the seed question sets) or bge-small (bge-small-en-v1.5 int8; better retrieval on SciFact). The store "
+        "records which one built it; 'assistant ingest' re-embeds a store built with the other (incremental, "
+        "resumable). docs/benchmarks.md has the figures.", "ASSISTANT_EMBED_MODEL")
     threads: int = setting(2, "CPU threads for the embedding model.", "ASSISTANT_EMBED_THREADS", ge=1, le=64)
     batch: int = setting(32, "Texts per embedding batch (sorted by length).", "ASSISTANT_EMBED_BATCH", ge=1, le=1024)
     max_tokens: int = setting(256, "Token limit per embedded text (chunks are about 180 tokens).", "ASSISTANT_EMBED_MAX_TOKENS",
@@ -140,7 +141,10 @@ class GenerationSettings(Group):
     max_tokens: int = setting(256, "Most tokens generated per answer.", ge=1, le=4096)
     temperature: float = setting(0.1, "Sampling temperature.", ge=0.0, le=2.0)
     condense_tokens: int = setting(80, "Most tokens of a follow-up rewritten by the model.", ge=8, le=512)
-    reason_tokens: int = setting(60, "Most tokens per recommended paper for the model's reasons.", ge=8, le=512)
+    reason_tokens: int = setting(40, "Most tokens per recommended paper for the model's reasons.", ge=8, le=512)
+    list_reasons: int = setting(3, "Items of a list (the best ones) whose reason the model writes; the rest get a "
+                                "templated relation to the question. Bounds the list's time: docs/benchmarks.md. "
+                                "0: every item.", ge=0, le=50)
 
 
 class AppSettings(Group):
@@ -152,6 +156,10 @@ class AppSettings(Group):
                                  "further failure (0: no delay).", ge=0.0, le=60.0)
     login_delay_max: float = setting(30.0, "With AUTH: the longest wait before a login is checked.", ge=0.0,
                                      le=3600.0)
+    sessions: int = setting(100, "Browser sessions whose state (chat, answers, sources) the app keeps in memory; "
+                            "beyond this the oldest is dropped (Gradio's state_session_capacity; a closed tab is "
+                            "dropped at once). Bounds the app's memory: docs/reliability.md.", "ASSISTANT_APP_SESSIONS",
+                            ge=1, le=100_000)
 
 
 class UpdateSettings(Group):

@@ -21,7 +21,7 @@ if __package__ in (None, ""):  # run as a file: import the checkout's packages
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from assistant.chain import Conversation  # noqa: E402
-from assistant.recommend import template_reason  # noqa: E402
+from assistant.recommend import WRITTEN  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import load_settings  # noqa: E402
 from benchmarks.paths import DEV  # noqa: E402
@@ -37,10 +37,10 @@ def measure(assistant: Assistant, question: str, n: int) -> dict:
         if event.kind == "answer":
             answer = event.answer
     total = time.perf_counter() - started
-    templates = {template_reason(0.9), template_reason(0.1)}
-    written = sum(1 for s in answer.support if s.text not in templates)
+    written = sum(1 for s in answer.support if s.reason == WRITTEN["model"])
+    replaced = sum(1 for s in answer.support if s.reason == WRITTEN["relation"])
     return {"question": question[:60], "first_item_s": round(first or total, 2), "total_s": round(total, 2),
-            "items": len(answer.references), "model_reasons": written, "refused": answer.refused,
+            "items": len(answer.references), "model_reasons": written, "paraphrases_replaced": replaced, "refused": answer.refused,
             "reasons": [s.text for s in answer.support]}
 
 

@@ -1,4 +1,4 @@
-"""Retake docs/screenshots/answer.png and recommend.png: the app with the real local model in Chromium.
+"""Retake docs/screenshots/answer.png, compare.png and recommend.png: the app with the real local model in Chromium.
 
 Indexes the seed corpus into a data directory (a fresh temporary one by default), serves the
 app on 127.0.0.1:ASSISTANT_PORT (7860) with the local model, asks one question and one reading-list
@@ -27,6 +27,8 @@ MODELS = Path.home() / ".local" / "share" / "paper-assistant" / "models"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 QUESTION = "How does LeanAgent do lifelong learning for formal theorem proving?"
 READING = "What should I read on continual or lifelong learning?"
+COMPARE = ("LightGCL and DCCF both use graph contrastive learning for recommendation. What does each change about "
+           "how the contrastive views are built?")
 # Scroll the chat's scrolling box so that this message starts at its top.
 SCROLL_TO_TOP = """el => {
   let box = el.parentElement;
@@ -88,6 +90,11 @@ def main() -> int:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 ask(browser, demo.local_url, QUESTION).screenshot(path=str(args.out / "answer.png"))
+                page = ask(browser, demo.local_url, COMPARE)
+                time.sleep(2)
+                page.locator("#pa-chat .message.user").last.evaluate(SCROLL_TO_TOP)
+                time.sleep(0.5)
+                page.screenshot(path=str(args.out / "compare.png"))
                 page = ask(browser, demo.local_url, READING)
                 time.sleep(2)  # let the chat finish its own autoscroll, then show the question and the list's top
                 page.locator("#pa-chat .message.user").last.evaluate(SCROLL_TO_TOP)
@@ -96,7 +103,7 @@ def main() -> int:
                 browser.close()
         finally:
             demo.close()
-    print(f"wrote {args.out / 'answer.png'} and {args.out / 'recommend.png'}")
+    print(f"wrote answer.png, compare.png and recommend.png in {args.out}")
     return 0
 
 

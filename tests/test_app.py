@@ -170,7 +170,7 @@ def test_recommendations_are_a_ranked_list_with_reasons(seeded):
         assert f"\n{rank}. **" in message and f"(#src-{rank})" in message
     assert message.count("Why: ") == 4
     panel = render_sources(answer)
-    assert panel.count('class="pa-card') == 4 and "<mark>" in panel and "grounded in quote" in panel
+    assert panel.count('class="pa-card') == 4 and "<mark>" in panel and "templated" in panel  # no model: no model reason
 
     # "more like this" on the first paper: a new ranked list without the papers already shown
     first = answer.references[0]
@@ -527,3 +527,70 @@ def test_cli_ask_exports_bibtex_or_markdown(seeded, capsys):
     assert "## References" in md and "LeanAgent" in md
     assert main(["ask", QUESTION, "--json", *common]) == 0
     assert '"question": ' in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the library on the page
+
+
+def test_every_card_has_one_click_library_actions_and_shows_its_state():
+    answer = evil_answer()
+    plain_panel = render_sources(answer)
+    assert plain_panel.count('data-act="saved"') == plain_panel.count('data-act="dismissed"') == 1
+    assert '<div class="pa-actions" data-pid="abc123def456">' in plain_panel and "Saved ✓" not in plain_panel
+    saved = render_sources(answer, {"abc123def456": "saved"})
+    assert "Saved ✓" in saved and 'data-act="saved"' not in saved  # its other actions stay
+    assert 'data-act="read"' in saved and 'data-act="dismissed"' in saved
+    dismissed = render_sources(answer, {"abc123def456": "dismissed"})
+    assert ">Dismissed</span>" in dismissed and 'data-act="saved"' in dismissed
+    for tag in re.findall(r"<[^>]+>", saved):  # no corpus text inside any tag (titles are hostile)
+        assert "Evil" not in tag and "pwned" not in tag
+
+
+def test_a_hostile_paper_id_stays_inside_its_attribute():
+    from assistant.web.render import card_actions
+
+    bar = card_actions('x" onmouseover="window.__pwned=1', "saved")
+    assert 'data-pid="x&quot; onmouseover=&quot;window.__pwned=1"' in bar and "onmouseover=\"" not in bar
+    assert card_actions("p1", "bogus").count("data-act=") == 3 and "pa-state" not in card_actions("p1", "bogus")
+
+
+def test_the_library_panel_shows_status_tags_and_notes_escaped(tmp_path):
+    from assistant.store.library import Library
+    from assistant.web.library import render_library
+
+    library = Library(tmp_path / "library.sqlite3")
+    assert "Your library is empty" in render_library(library)
+    library.dismiss({"p0": "Dull paper"})
+    library.save({"p1": XSS_TITLE}, tags=["<b>rl</b>"])
+    library.set_note("p1", "Line one <script>window.__pwned=1</script>\nline two")
+    library.mark_read({"p2": "Read paper"})
+    html = render_library(library)
+    assert "<script" not in html and "<b>" not in html and "&lt;b&gt;rl&lt;/b&gt;" in html
+    assert "Line one &lt;script&gt;window.__pwned=1&lt;/script&gt;\nline two" in html  # pre-wrap keeps the break
+    assert "1 saved · 1 read · 1 not interested" in html
+    assert html.index("Saved ✓") < html.index("Read ✓") < html.index(">Dismissed<")  # saved first
+    assert html.count('data-act="edit"') == 3 and 'data-act="saved"' not in html
+
+
+def test_a_library_list_is_cards_with_because_and_actions():
+    from assistant.recommend import RecommendationSet
+    from assistant.records import Recommendation
+    from assistant.web.library import render_list
+
+    item = Recommendation(rank=1, paper_id="p9", title=XSS_TITLE, page_date="Mar 13",
+                          reason="Because you saved “<i>Old</i>” (similarity 0.81).", quote="A <b>quote</b>.", score=0.5)
+    result = RecommendationSet(interest="from your library", items=[item], notice="Ranked by your library.")
+    html = render_list(result, {"p9": "dismissed"})
+    assert "<script" not in html and "<i>" not in html and "<b>" not in html
+    assert "Because you saved “&lt;i&gt;Old&lt;/i&gt;”" in html and "Ranked by your library." in html
+    assert 'data-pid="p9"' in html and ">Dismissed<" in html and 'data-act="saved"' in html
+    assert "Every paper" in render_list(RecommendationSet(interest="x", notice="Every paper is in your library."))
+
+
+def test_tags_and_notes_are_cleaned_before_they_are_stored():
+    from assistant.web.library import NOTE_LIMIT, clean_note, clean_tags
+
+    assert clean_tags(" rl, ,agents,rl, " + "x" * 80) == ["rl", "agents", "x" * 40]
+    assert clean_tags("a\u202eb,\x00c") == ["a b", "c"]
+    assert clean_note("one\r\ntwo\x07 \ud800") == "one\ntwo"
+    assert len(clean_note("n" * (NOTE_LIMIT + 50))) == NOTE_LIMIT

@@ -8,6 +8,7 @@ docs/screenshots/*.png are taken by a script, benchmarks/screenshots.py.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -181,8 +182,12 @@ def test_cited_answer_links_to_highlighted_source(fake_app, open_page, lean):
     page.ask(QUESTION)
     reply = page.last_reply()
     assert "LeanAgent is a lifelong learning framework" in reply.inner_text()
-    link = reply.locator(f'a[href="#src-{lean}"]')
-    assert link.count() == 1 and link.inner_text() == f"[{lean}]"
+    text = reply.inner_text()
+    assert text.startswith("Evidence") and text.index("Evidence") < text.index("Answer")
+    # a marker per quoted evidence sentence of the paper, then the answer's own
+    links = reply.locator(f'a[href="#src-{lean}"]')
+    assert 2 <= links.count() <= 3 and {x.inner_text() for x in links.all()} == {f"[{lean}]"}
+    link = links.last
 
     card = page.page.locator(f"#pa-sources-box #src-{lean}")
     assert "LeanAgent" in card.locator(".pa-title").inner_text()
@@ -355,7 +360,7 @@ def test_real_local_model_answers_in_the_browser(real_model_app, open_page):
 
 
 class StallingChat(RecordingChat):
-    """A model whose judge takes 30 s: the reply sits at "Searching…" with an empty bubble."""
+    """A model whose judge takes 30 s: the reply shows its evidence and waits under it."""
 
     def yes_probability(self, messages) -> float:  # noqa: ANN001
         time.sleep(30)
@@ -373,14 +378,57 @@ def test_stop_says_stopped_and_clears_the_status(seeded, open_page):
         page.page.keyboard.press("Enter")
         stop = page.page.get_by_role("button", name="Stop")
         stop.wait_for(timeout=30_000)
-        page.wait_status(("Searching", "Generating"), 30)
+        page.wait_status(("Searching", "Evidence", "Checking", "Generating"), 30)
         time.sleep(2)  # the reply is under way (a press in the first instant cancels before it starts)
+        # the evidence is up long before the answer could be: quoted sentences, each with its [n]
+        deadline = time.monotonic() + 20
+        while "Evidence" not in page.last_reply().inner_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        shown = page.last_reply().inner_text()
+        assert shown.startswith("Evidence") and "LeanAgent" in shown and "Answer" in shown
+        assert re.search(r"“[^”]+” \[\d\]", shown) and not page.status().startswith("Done")
         stop.click()
         page.wait_status("Stopped", 10)
         time.sleep(1.5)  # nothing of the cancelled reply comes after
         assert page.status().startswith("Stopped")
-        assert page.last_reply().inner_text().strip() == "Stopped."
+        stopped = page.last_reply().inner_text().strip()
+        assert stopped.startswith("Evidence") and stopped.endswith("Stopped.") and "LeanAgent" in stopped
         assert [m.inner_text().strip() for m in page.page.locator("#pa-chat .message.user").all()] == [QUESTION]
         assert page.page.locator("#pa-question textarea").input_value() in ("", QUESTION)
     finally:
         demo.close()
+
+
+def type_raw(page, text: str) -> None:  # noqa: ANN001
+    """Put ``text`` in the question box as a paste would, characters no keyboard types included."""
+    page.page.evaluate("""text => {
+        const box = document.querySelector('#pa-question textarea');
+        box.focus();
+        box.value = text;
+        box.dispatchEvent(new Event('input', {bubbles: true}));
+    }""", text)
+    page.page.keyboard.press("Enter")
+
+
+def test_a_garbled_question_is_answered_not_lost(fake_app, open_page):
+    """A question with a bell, a NUL and a lone surrogate (what a bad paste or invalid UTF-8
+    gives) is shown and answered; one of nothing but such characters gets a clear message; the
+    next question in the same session is answered too."""
+    page = open_page(fake_app)
+    users = page.page.locator("#pa-chat .message.user")
+    type_raw(page, "How does LeanAgent\u0007 do lifelong\u0000 learning\ud800 for theorem proving?")
+    status = page.wait_status(("Done", "Note", "⚠", "Please", "The question"), 60)
+    assert users.count() == 1, f"the question vanished (status {status!r})"
+    asked = users.last.inner_text()
+    assert "LeanAgent do lifelong learning\ufffd for theorem proving?" in asked, asked
+    assert "LeanAgent is a lifelong learning framework" in page.last_reply().inner_text()
+
+    type_raw(page, "\u0007\ud800\u0000 \u200b")
+    page.wait_status("Please type a question", 30)
+    assert users.count() == 2 and "Please type a question" in page.last_reply().inner_text()
+    assert "Traceback" not in page.page.inner_text("#pa-chat")
+
+    page.ask(QUESTION)
+    assert users.count() == 3 and users.last.inner_text().strip() == QUESTION
+    assert "LeanAgent is a lifelong learning framework" in page.last_reply().inner_text()
+    assert page.page.locator("#pa-chat .message.bot").count() == 3

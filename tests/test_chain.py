@@ -5,7 +5,15 @@ from fakes import RecordingChat, ReplyJudgedChat
 
 from assistant.chain import REFUSAL, AnswerChain, Conversation, QuestionError, Turn, rule_condense
 from assistant.evidence import approx_tokens, fit_budget, references
-from assistant.recommend import first_sentence, list_heading, parse_reasons, without_title
+from assistant.recommend import (
+    first_sentence,
+    is_recommendation,
+    list_heading,
+    paraphrases,
+    parse_reasons,
+    relation_reason,
+    without_title,
+)
 from assistant.service import Assistant
 from assistant.verdict import judge_yes
 
@@ -192,6 +200,58 @@ def test_reasons_are_parsed_per_numbered_line():
 ])
 def test_a_copied_title_is_cut_from_a_reason(line, reason):
     assert without_title(line, "LeanAgent: Lifelong Learning for Formal Theorem Proving") == reason
+
+
+LENGTH_QUOTE = ("We study the length generalization abilities of Transformers on arithmetic tasks and find "
+                "that they fail beyond the training lengths.")
+
+
+@pytest.mark.parametrize("reason, only_paraphrase", [
+    # the kind of reason the 1.5B model wrote for 17 of 19 list items (docs/benchmarks.md)
+    ("It studies the scope of Transformers' abilities in length generalization.", True),
+    ("It analyzes the length generalization abilities of Transformers.", True),
+    ("It shows Transformers trained on short arithmetic problems cannot solve longer ones, a limit to keep in "
+     "mind when relying on models for long multi-step reasoning.", False),
+    ("It gives a benchmark for extrapolation that you can reuse to test position encodings.", False),
+])
+def test_a_reason_that_only_paraphrases_its_quote_is_told_apart(reason, only_paraphrase):
+    assert paraphrases(reason, LENGTH_QUOTE, "Length Generalization in Transformers") is only_paraphrase
+
+
+def test_a_replaced_reason_names_what_the_question_and_the_quote_share():
+    reason = relation_reason("What should I read on length generalization in transformers?", LENGTH_QUOTE, 0.8)
+    assert reason == "Its quoted sentence is on “length generalization” and “transformers”, as you asked."
+    assert relation_reason("gardening tips", LENGTH_QUOTE, 0.8).startswith("Its abstract")  # nothing shared
+
+
+def test_the_model_writes_reasons_for_the_top_items_and_paraphrases_become_relations(seeded):
+    settings, _, retriever = seeded
+    reasons = ("1. It studies continual learning.\n2. It shows a replay buffer chosen by gradient diversity keeps "
+               "old tasks while the network learns new robotics skills.\n3. It proposes few-shot class-incremental "
+               "tricks.\n4. Should never be asked for.\n")
+    chat = ReplyJudgedChat(replies={"judge": "yes", "reasons": reasons})
+    assistant = Assistant(settings.with_overrides(list_reasons=3), retriever, chat_model=chat)
+    answer = [e.answer for e in assistant.respond("What should I read on continual learning?", Conversation(), n=5)
+              if e.kind == "answer"][0]
+    sent = " ".join(str(getattr(m, "content", m)) for m in chat.sent("reasons")[0])
+    assert sent.count("Quote:") == 3  # only the best three are asked for
+    kinds = [s.reason for s in answer.support]
+    assert len(kinds) == 5 and kinds[3:] == ["templated", "templated"]
+    assert not any("Should never" in s.text for s in answer.support)
+
+
+@pytest.mark.parametrize("question, wants_list", [
+    ("What would you recommend on diffusion models?", True),
+    ("Recommendations on continual learning, please", True),
+    ("Any recommendations?", True),
+    ("I work on recommender systems with sparse data. Which papers here should I read?", True),
+    ("Can you recommend papers about agents?", True),
+    # the topic, not a request for a list (a compare question once became a reading list)
+    ("LightGCL and DCCF both use graph contrastive learning for recommendation. What does each change?", False),
+    ("Which paper improves recommender systems with contrastive views?", False),
+])
+def test_a_list_is_asked_for_by_the_verb_not_by_the_topic_recommendation(question, wants_list):
+    assert is_recommendation(question) is wants_list
 
 
 def test_first_sentence_keeps_abbreviations_with_commas():

@@ -52,9 +52,9 @@ def test_unknown_embedder_is_a_clear_error():
 
 
 def test_thresholds_follow_the_embedder_unless_set():
-    bge = load_settings(env={})
-    minilm = load_settings(env={"ASSISTANT_EMBED_MODEL": "minilm"})
-    assert bge.embedding.model == "bge-small"
+    minilm = load_settings(env={})
+    bge = load_settings(env={"ASSISTANT_EMBED_MODEL": "bge-small"})
+    assert minilm.embedding.model == "minilm"
     assert (bge.fusion_dense, minilm.fusion_dense) == (spec_of("bge-small").fusion_dense, 0.6)
     assert bge.refuse_below == spec_of("bge-small").refuse_below
     assert load_settings(env={"ASSISTANT_FUSION_DENSE": "0.7"}).fusion_dense == 0.7

@@ -169,3 +169,18 @@ def test_summarise_dangling_citations_and_wrong_refusals():
     assert overall["refusal_accuracy"] == 0.0
     # citing a paper for an absent item is never precise
     assert out["by_type"]["absent"]["citation_precision"] == 0.0
+
+
+def test_content_share_counts_model_answers_with_a_kept_sentence():
+    from assistant.metrics import dropped_share, has_content
+
+    titles_only = {"provider": "local", "support": [{"text": "[1] LeanAgent [2] Other", "dropped": True}]}
+    real = {"provider": "local", "support": [{"text": "[1] LeanAgent", "dropped": True},
+                                             {"text": "It keeps a curriculum of theorems [1].", "dropped": False}]}
+    assert has_content(titles_only) is False and has_content(real) is True
+    assert has_content({"provider": "local", "refused": True}) is None
+    assert has_content({"provider": "extractive", "support": []}) is None
+    assert dropped_share(titles_only) == 1.0 and dropped_share(real) == 0.5
+    items = [{"id": "a", "type": "lookup", "gold_titles": ["X"]}, {"id": "b", "type": "lookup", "gold_titles": ["X"]}]
+    overall = m.summarise([dict(titles_only, id="a"), dict(real, id="b")], items)["overall"]
+    assert overall["content"] == 0.5 and overall["content_n"] == 2 and overall["dropped_share"] == 0.75

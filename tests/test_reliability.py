@@ -184,3 +184,23 @@ def test_failed_logins_are_slowed_and_the_right_password_still_gets_in(seeded):
         assert client.predict(QUESTION, *ASK, api_name="/ask")[2].startswith("Done")
     finally:
         demo.close()
+
+
+# ---------------------------------------------------------------- memory: sessions kept
+
+
+def test_the_app_keeps_at_most_app_sessions_sessions_and_drops_the_oldest(seeded):
+    """The soak's RSS growth was one kept state per visit (gradio_client never closes a tab):
+    ASSISTANT_APP_SESSIONS bounds them; the newest sessions still answer."""
+    settings, _, retriever = seeded
+    small = settings.with_overrides(app_sessions=3)
+    demo = launch(small, assistant=Assistant(small, retriever, chat_model=RecordingChat(
+        replies={"answer": "LeanAgent learns lifelong [1]."})), block=False, port=free_port(), quiet=True)
+    try:
+        for n in range(5):
+            kind, out = call(demo, [QUESTION, *ASK], session=f"visit-{n}")
+            assert kind == "success" and out[2].startswith("Done"), out
+        kept = list(demo.state_holder.session_data)
+        assert len(kept) == 3 and "visit-0" not in kept and "visit-4" in kept
+    finally:
+        demo.close()

@@ -18,7 +18,7 @@ from ..service import LOADING, Assistant, start_assistant
 from ..settings import quiet_environment
 from .backend import Backend, Loader
 from .export import to_bibtex, write_exports
-from .library import library_actions, library_tab, user_of, wire_library
+from .library import CARD_JS, library_actions, library_tab, statuses, user_of, wire_library
 from .render import md_text, render_sources
 from .session import Request, Session, respond_stream, stop_reply
 from ..settings import Settings
@@ -97,7 +97,7 @@ def _chat_column(gr: Any, ui: SimpleNamespace, backend: Backend) -> None:
 
 def _side_tabs(gr: Any, ui: SimpleNamespace, backend: Backend) -> None:
     with gr.Tab("Sources", id="sources"):
-        ui.sources_html = gr.HTML(render_sources(None), elem_id="pa-sources-box", js_on_load=None)
+        ui.sources_html = gr.HTML(render_sources(None), elem_id="pa-sources-box", js_on_load=CARD_JS)
         with gr.Row(equal_height=False, elem_id="pa-more-row"):
             ui.more_dd = gr.Dropdown(choices=[], label="More like this paper", scale=4,
                                      elem_id="pa-more-dd", info="Any paper shown in this chat")
@@ -166,7 +166,8 @@ def _wire_replies(gr: Any, ui: SimpleNamespace, backend: Backend) -> None:
                 yield up.history, box, up.status, gr.skip(), gr.skip(), gr.skip(), gr.skip(), sess
             else:
                 meta = backend.metadata(up.answer)
-                yield (up.history, box, up.status, render_sources(up.answer), _more_choices(sess),
+                yield (up.history, box, up.status, render_sources(up.answer, statuses(backend, sess.user)),
+                       _more_choices(sess),
                        write_exports(up.answer, meta), to_bibtex(up.answer, meta), sess)
             box = gr.skip()
 
@@ -202,13 +203,16 @@ def _wire_controls(gr: Any, ui: SimpleNamespace, backend: Backend) -> None:
     def select_message(sess, evt: gr.SelectData):  # noqa: ANN001, ANN202
         index = evt.index if isinstance(evt.index, int) else (evt.index[0] if evt.index else -1)
         answer = sess.answers.get(index) or sess.answers.get(index + 1)
-        return render_sources(answer) if answer is not None else gr.skip()
+        if answer is None:
+            return gr.skip(), sess
+        sess.panel = answer  # a card's Save re-draws this answer's cards
+        return render_sources(answer, statuses(backend, sess.user)), sess
 
     select_message.__annotations__["evt"] = gr.SelectData  # resolved here: gradio is imported lazily
     ui.examples.click(pick_example, inputs=[ui.examples], outputs=[ui.question], queue=False, show_progress="hidden")
     ui.clear.click(clear_chat, outputs=ui.outputs, queue=False, api_name="clear")
     ui.chatbot.clear(clear_chat, outputs=ui.outputs, queue=False, api_visibility="private")
-    ui.chatbot.select(select_message, inputs=[ui.session], outputs=[ui.sources_html], queue=False,
+    ui.chatbot.select(select_message, inputs=[ui.session], outputs=[ui.sources_html, ui.session], queue=False,
                       show_progress="hidden")
     ui.provider.change(lambda p: model_line(backend, p), inputs=[ui.provider], outputs=[ui.model_info], queue=False,
                        show_progress="hidden")
@@ -283,7 +287,7 @@ def launch(settings: Settings, *, assistant: Assistant | None = None, chat_model
         server_name=settings.app.host, server_port=port or settings.app.port, share=False, auth=_login(auth, settings),
         prevent_thread_lock=not block, show_error=False, quiet=quiet, inbrowser=False,
         theme=theme(), css=css(), footer_links=[], ssr_mode=False, pwa=False, mcp_server=False,
-        enable_monitoring=False,
+        enable_monitoring=False, state_session_capacity=settings.app.sessions,
     )
     return demo
 

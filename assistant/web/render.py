@@ -49,7 +49,7 @@ def safe_markdown(text: str, numbers: set[int] | None = None, link: bool = True)
         if numbers is not None and n not in numbers:
             continue
         out.append(text[last : m.start()].translate(_MD_SPECIAL))
-        out.append(f"[\\[{n}\\]](#src-{n})" if link else f"\\[{n}\\]")
+        out.append(cite(n, link))
         last = m.end()
     out.append(text[last:].translate(_MD_SPECIAL))
     return "".join(out)
@@ -64,6 +64,17 @@ def _normalise_markers(text: str) -> str:
         return text
 
 
+def cite(number: int, link: bool = True) -> str:
+    """A citation marker ``[n]`` as Markdown: a link to its source card ``#src-n``, or plain text."""
+    n = int(number)
+    return f"[\\[{n}\\]](#src-{n})" if link else f"\\[{n}\\]"
+
+
+def quote(text: str) -> str:
+    """A sentence of an abstract, quoted and escaped."""
+    return f"“{md_text(text)}”"
+
+
 def esc(text: Any) -> str:
     return html.escape(str(text or ""), quote=True)
 
@@ -71,15 +82,55 @@ def esc(text: Any) -> str:
 # ---------------------------------------------------------------- chat message
 
 
+EVIDENCE_LABEL = "**Evidence**"
+ANSWER_LABEL = "**Answer**"
+
+
+def render_evidence(refs: list[Reference], link: bool = True, comparison: Any = None) -> str:
+    """The evidence block: under each paper's title, its best sentences quoted, each with its
+    ``[n]`` (linked to the source card unless ``link`` is false); "" when no source has one.
+    A compare question's papers are a table instead (``comparison``: assistant.compare.CompareTable).
+    Shown as soon as the sources are known, and kept above the answer (see :func:`render_message`)."""
+    groups = [comparison.markdown(escape=md_text, cite=lambda n: cite(n, link))] if comparison is not None else []
+    tabled = {number for number, _, _ in comparison.rows} if comparison is not None else set()
+    for ref in refs:
+        if not ref.evidence or ref.number in tabled:
+            continue
+        date = f" · {md_text(ref.page_date)}" if ref.page_date else ""
+        quotes = "\n>\n".join(f"> {quote(s)} {cite(ref.number, link)}" for s in ref.evidence)
+        groups.append(f"**{md_text(ref.title)}**{date}\n{quotes}")
+    return f"{EVIDENCE_LABEL}\n\n" + "\n\n".join(groups) if groups else ""
+
+
+def render_message(answer: Answer) -> str:
+    """The chat message of a finished answer, laid out as it streamed: the evidence block, then
+    the model's answer under its label. Without a model the evidence is the whole answer (its
+    notes follow; the same quotes are not repeated). A refusal or a reading list is
+    :func:`render_reply` alone: a refusal names the closest papers, which are not evidence."""
+    evidence = "" if answer.refused or answer.kind != "answer" else render_evidence(answer.references,
+                                                                                      comparison=answer.comparison)
+    if not evidence:
+        return render_reply(answer)
+    if answer.provider == "extractive":
+        return "\n\n".join([evidence, *_tail(answer, support=False)])
+    return f"{evidence}\n\n{ANSWER_LABEL}\n\n{render_reply(answer)}"
+
+
 def render_reply(answer: Answer) -> str:
-    """The assistant's chat message for a finished answer (sanitised Markdown)."""
+    """The assistant's chat message for a finished answer without its evidence block (sanitised Markdown)."""
     numbers = {r.number for r in answer.references}
     if answer.kind == "recommendations" and not answer.refused and answer.references:
         body = render_recommendations(answer)
     else:
         body = _answer_body(answer, numbers)
+    tail = _tail(answer)
+    return body + ("\n\n" + "\n\n".join(tail) if tail else "")
+
+
+def _tail(answer: Answer, support: bool = True) -> list[str]:
+    """The lines under an answer: how many sentences the cited abstracts support, the notice, who answered."""
     tail = []
-    checked = [s for s in answer.support if (s.citations or s.reason) and not s.dropped]
+    checked = [s for s in answer.support if (s.citations or s.reason) and not s.dropped] if support else []
     if checked and answer.kind != "recommendations":
         ok = sum(s.supported for s in checked)
         mark = "✓" if ok == len(checked) else "⚠"
@@ -90,7 +141,7 @@ def render_reply(answer: Answer) -> str:
     if answer.provider and answer.kind != "recommendations" and not answer.refused:
         who = "extractive: evidence sentences, no language model" if answer.provider == "extractive" else f"the {answer.provider} model"
         tail.append(f"*Answered by {md_text(who)}.*")
-    return body + ("\n\n" + "\n\n".join(tail) if tail else "")
+    return tail
 
 
 def garbled(reason: str) -> bool:
@@ -120,11 +171,11 @@ def render_recommendations(answer: Answer) -> str:
     for ref in answer.references:
         date = f" ({md_text(ref.page_date)})" if ref.page_date else ""
         reason = reasons.get(ref.number)
-        lines.append(f"{ref.number}. **{md_text(ref.title)}**{date} [\\[{ref.number}\\]](#src-{ref.number})  ")
+        lines.append(f"{ref.number}. **{md_text(ref.title)}**{date} {cite(ref.number)}  ")
         if reason is not None:
             lines.append(f"   Why: {safe_markdown(reason.text, link=False)}")
         if ref.evidence:
-            lines.append(f"   > “{md_text(ref.evidence[0])}”")
+            lines.append(f"   > {quote(ref.evidence[0])}")
         lines.append("")
     return "\n".join(lines).rstrip()
 
@@ -184,8 +235,9 @@ def excerpt(abstract: str, spans: list[tuple[int, int]], limit: int = 320) -> st
     return "".join(out).strip()
 
 
-def render_sources(answer: Answer | None) -> str:
-    """The sources panel: a card per reference with date, highlighted abstract and support marks."""
+def render_sources(answer: Answer | None, statuses: dict[str, str] | None = None) -> str:
+    """The sources panel: a card per reference with date, highlighted abstract and support marks,
+    and its library bar (``statuses``: paper id -> saved | read | dismissed, from the reader's library)."""
     if answer is None:
         return ('<div class="pa-sources pa-empty">Sources appear here: each cited paper with its abstract, '
                 "the evidence sentences highlighted, and whether each sentence citing it is supported.</div>")
@@ -198,7 +250,8 @@ def render_sources(answer: Answer | None) -> str:
     if answer.refused:
         head = "Not answered from the corpus: the closest papers (not cited)"
     ordered = cited + [r for r in refs if not r.cited]
-    cards = [render_card(r, answer) for r in ordered]
+    statuses = statuses or {}
+    cards = [render_card(r, answer, statuses.get(r.paper_id, "")) for r in ordered]
     uncited_claims = [s for s in answer.support if not s.citations and not s.supported]
     extra = ""
     if uncited_claims:
@@ -223,7 +276,7 @@ def plain(text: str) -> str:
     return _MD_MARKUP.sub("", text).lstrip("-•* ").strip()
 
 
-def render_card(ref: Reference, answer: Answer) -> str:
+def render_card(ref: Reference, answer: Answer, status: str = "") -> str:
     claims = [s for s in answer.support if ref.number in s.citations]
     rows = []
     for s in claims:
@@ -241,8 +294,27 @@ def render_card(ref: Reference, answer: Answer) -> str:
     return (
         f'<div class="pa-card {state}" id="src-{int(ref.number)}">'
         f'<div class="pa-title"><span class="pa-num">[{int(ref.number)}]</span> {esc(ref.title)} {badge}</div>'
-        f'<div class="pa-meta">{meta}</div>{support}'
+        f'<div class="pa-meta">{meta}</div>{card_actions(ref.paper_id, status)}{support}'
         f'<div class="pa-excerpt">{excerpt(ref.abstract, list(ref.spans))}</div>'
         f'<details class="pa-abstract"><summary>Full abstract, evidence highlighted</summary>'
         f'<p>{highlight(ref.abstract, list(ref.spans))}</p></details></div>'
     )
+
+
+# ---------------------------------------------------------------- library actions on a card
+
+CARD_ACTIONS = (("saved", "Save"), ("read", "Mark read"), ("dismissed", "Not interested"))
+STATE_LABELS = {"saved": "Saved ✓", "read": "Read ✓", "dismissed": "Dismissed"}
+
+
+def card_actions(paper_id: str, status: str = "", edit: bool = False) -> str:
+    """A paper's library bar: its state in the reader's library ("Saved ✓", "Dismissed") and a
+    button for each other action (or, with ``edit``, one Edit button). The page's script
+    (``web/library.py`` ``CARD_JS``) sends the button's ``data-act`` with the bar's paper id;
+    the id is escaped like any corpus string, and no title is put in an attribute."""
+    state = (f'<span class="pa-state pa-state-{status}">{esc(STATE_LABELS[status])}</span>'
+             if status in STATE_LABELS else "")
+    actions = (("edit", "Edit"),) if edit else tuple(a for a in CARD_ACTIONS if a[0] != status)
+    buttons = "".join(f'<button type="button" class="pa-act pa-act-{act}" data-act="{act}">{esc(label)}</button>'
+                      for act, label in actions)
+    return f'<div class="pa-actions" data-pid="{esc(paper_id)}">{state}{buttons}</div>'

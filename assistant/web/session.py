@@ -1,9 +1,10 @@
 """The streamed reply: the service's events for one chat message, turned into chat updates.
 
-:func:`respond_stream` yields an :class:`Update` per change (the growing text, the status
-line, the queue position while the model is busy elsewhere) and finally the answer; every
-failure becomes an assistant message. The service runs in a worker thread (:func:`pump`) so
-the page hears about the queue while the request waits for the model gate.
+:func:`respond_stream` yields an :class:`Update` per change (the evidence as soon as the
+sources are known, then the growing text under it, the status line, the queue position while
+the model is busy elsewhere) and finally the answer; every failure becomes an assistant message.
+The service runs in a worker thread (:func:`pump`) so the page hears about the queue while the
+request waits for the model gate.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from ..records import Answer
 from ..retrieve import Filters
 from ..service import LOADING, Assistant, EmptyIndex
 from .backend import Backend
-from .render import error_message, md_text, render_reply, safe_markdown
+from .render import ANSWER_LABEL, error_message, md_text, render_evidence, render_message, safe_markdown
 
 log = logging.getLogger(__name__)
 
 SEARCHING = "Searching the corpus…"
 STOPPED_REPLIES: set[str] = set()  # replies whose Stop was pressed; each is removed when its reply ends
 GENERATING = "Generating the answer…"
+EVIDENCE_FOUND = "Evidence found; writing the answer…"
 STOPPED = "Stopped."
 KEPT_ANSWERS = 50  # answers a session keeps for its sources panel (a long session stays bounded)
 
@@ -46,6 +48,8 @@ class Session:
     last: Answer | None = None
     reply_id: str = ""  # the reply being written; Stop puts it in STOPPED (Gradio may hand Stop a copy)
     user: str = ""  # the login name with auth (whose reading library); "" without
+    panel: Answer | None = None  # the answer whose cards the Sources tab shows (re-drawn after a card's Save)
+    lib_list: Any = None  # the list the Library tab shows (a RecommendationSet), re-drawn the same way
 
 
 @dataclass(frozen=True)
@@ -74,9 +78,24 @@ class _Reply:
         self.history = history
         history.append({"role": "assistant", "content": "…"})
         self.index = len(history) - 1
+        self.head = ""  # the evidence block, kept above whatever is written under it
+        self.body = "…"  # what is written under it: a status, the growing text
 
     def show(self, content: str) -> None:
-        self.history[self.index]["content"] = content
+        self.body = content
+        self.history[self.index]["content"] = f"{self.head}\n\n{content}" if self.head else content
+
+    def evidence(self, answer: Answer) -> None:
+        """The evidence block at the top; without a model it is the answer, so the text written
+        under it (the same quotes) is not labelled as one."""
+        block = render_evidence(answer.references, link=False, comparison=answer.comparison)  # the sources panel still shows the last answer's cards
+        if block:
+            self.head = block if answer.provider == "extractive" else f"{block}\n\n{ANSWER_LABEL}"
+
+    def whole(self, content: str) -> None:
+        """The finished message (it lays out its own evidence block)."""
+        self.head = ""
+        self.show(content)
 
     def update(self, status: str = "", answer: Answer | None = None) -> Update:
         return Update([dict(m) for m in self.history], status, answer)
@@ -146,7 +165,7 @@ def _relay(backend: Backend, session: Session, request: Request, ticket: Ticket,
            reply: _Reply) -> Iterator[Update]:
     """Updates for the service's events; returns the answer, or None once a failure is shown."""
     yield reply.update(SEARCHING)
-    text, answer = "", None
+    text, answer, extractive = "", None, False
     try:
         for event in pump(_events(backend, session, request, ticket), ticket):
             if session.reply_id in STOPPED_REPLIES:  # the last word is this reply's; closing pump cancels the ticket
@@ -159,6 +178,12 @@ def _relay(backend: Backend, session: Session, request: Request, ticket: Ticket,
                     yield reply.say(status) if not text else reply.update(status)
             elif event.kind == "status":
                 yield reply.say(event.text) if not text else reply.update(event.text)
+            elif event.kind == "evidence" and event.answer is not None:
+                reply.evidence(event.answer)
+                extractive = event.answer.provider == "extractive"
+                yield reply.say("Evidence found." if extractive else EVIDENCE_FOUND)
+            elif event.kind == "token" and extractive:
+                continue  # the evidence already shown is this answer: the finished message follows at once
             elif event.kind in ("token", "replace"):
                 text = event.text if event.kind == "replace" else text + event.text  # replace: a list with a new reason
                 reply.show(safe_markdown(text))
@@ -186,7 +211,7 @@ def stop_reply(session: Session) -> None:
 
 
 def _stopped(reply: _Reply) -> Update:
-    content = str(reply.history[reply.index].get("content") or "")
+    content = reply.body
     placeholder = content in ("", "…") or (content.startswith("*") and content.endswith("*"))
     reply.show("*Stopped.*" if placeholder else f"{content}\n\n*Stopped.*")
     return reply.update(STOPPED)
@@ -204,11 +229,11 @@ def _queue_status(ticket: Ticket, writing: bool) -> str:
 
 def _finish(session: Session, reply: _Reply, answer: Answer) -> Update:
     """The final message; the session records the answer and the papers it showed (newest first)."""
-    reply.show(render_reply(answer))
+    reply.whole(render_message(answer))
     session.answers[reply.index] = answer
     for old in sorted(session.answers)[:-KEPT_ANSWERS]:  # older messages keep their text, not their sources
         del session.answers[old]
-    session.last = answer
+    session.last = session.panel = answer
     for ref in answer.references:
         session.shown.pop(ref.paper_id, None)
     session.shown = {**{r.paper_id: r.title for r in answer.references}, **session.shown}
