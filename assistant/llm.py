@@ -144,6 +144,10 @@ class LocalLlamaChat(BaseChatModel):
     """The GGUF file."""
     n_ctx: int = 2048
     n_threads: int = 2
+    adapt_threads: bool = True
+    """Use fewer threads while other processes keep the cores busy (assistant/cpu.py)."""
+    last_threads: int = 0
+    """The threads the last call ran with (0: none yet)."""
     max_tokens: int | None = 256
     """Most tokens generated per call (None or <= 0: up to the context window)."""
     temperature: float = 0.1
@@ -180,6 +184,17 @@ class LocalLlamaChat(BaseChatModel):
         """The loaded llama_cpp.Llama (loaded on first use, then cached)."""
         return load_llama(self.model_path, self.n_ctx, self.n_threads)
 
+    def _adapt(self, llama: Any) -> None:
+        """Set the context's threads for this call (under the gate: no other call is running)."""
+        from .cpu import others_busy, threads_for
+
+        n = threads_for(self.n_threads, others_busy()) if self.adapt_threads else self.n_threads
+        if n != self.last_threads:
+            setter = getattr(getattr(llama, "_ctx", None), "set_n_threads", None)
+            if callable(setter):
+                setter(n, n)
+            self.last_threads = n
+
     def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
         stops = [*(self.stop or []), *(stop or []), *(kwargs.get("stop") or [])]
         max_tokens = kwargs.get("max_tokens", self.max_tokens)
@@ -206,6 +221,7 @@ class LocalLlamaChat(BaseChatModel):
         params = self._params(stop, kwargs)
         chat = _to_llama_messages(messages)
         with _GENERATION_LOCK.hold():
+            self._adapt(llama)
             try:
                 response = llama.create_chat_completion(messages=chat, stream=False, **params)
             except Exception as exc:
@@ -244,6 +260,7 @@ class LocalLlamaChat(BaseChatModel):
         # The lock is held until the stream ends or the consumer drops it
         # (closing the generator runs the finally clauses below).
         with _GENERATION_LOCK.hold():
+            self._adapt(llama)
             try:
                 stream = llama.create_chat_completion(messages=chat, stream=True, **params)
             except Exception as exc:
@@ -298,6 +315,7 @@ class LocalLlamaChat(BaseChatModel):
         llama = self.client
         tokens = _chat_tokens(llama, _to_llama_messages(convert_to_messages(messages)))
         with _GENERATION_LOCK.hold():
+            self._adapt(llama)
             try:
                 logits = _next_token_logits(llama, tokens)
             except Exception as exc:
@@ -368,6 +386,7 @@ def _make_local(settings: "Settings") -> BaseChatModel:
         model_path=str(path),
         n_ctx=settings.generation.ctx,
         n_threads=settings.generation.threads,
+        adapt_threads=settings.generation.adapt_threads,
         max_tokens=settings.generation.max_tokens,
         temperature=settings.generation.temperature,
     )

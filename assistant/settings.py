@@ -137,6 +137,10 @@ class GenerationSettings(Group):
     base_url: str = setting("", "Base URL for the openai (OpenAI-compatible) or ollama provider.")
     api_key: str = setting("not-needed", "API key for the openai provider.")
     threads: int = setting(2, "CPU threads for the local model.", "ASSISTANT_LLM_THREADS", ge=1, le=64)
+    adapt_threads: bool = setting(
+        True, "Run the local model on fewer threads while other processes keep the cores busy (sampled for 0.1 s "
+        "before each call; 2 threads under contention fall below 2 tokens/s where 1 keeps 5-6).",
+        "ASSISTANT_LLM_ADAPT_THREADS")
     ctx: int = setting(2048, "Context window of the local model in tokens.", "ASSISTANT_LLM_CTX", ge=256, le=32768)
     max_tokens: int = setting(256, "Most tokens generated per answer.", ge=1, le=4096)
     temperature: float = setting(0.1, "Sampling temperature.", ge=0.0, le=2.0)
