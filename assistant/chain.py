@@ -126,8 +126,7 @@ class AnswerChain:
 
         if not is_compare(question) or len(refs) < 2:
             return None
-        table = self.evidence.sentence_table({r.paper_id: evidence.papers[r.paper_id] for r in refs})
-        return compare_table(question, refs, table, self.evidence.embeddings.embed_array)
+        return compare_table(question, refs, evidence.table, self.evidence.embeddings.embed_array)
 
     def candidates(self) -> int:
         """Papers retrieved before evidence is chosen."""

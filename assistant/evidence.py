@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ class Evidence:
     papers: dict[str, dict[str, Any]]
     sentences: dict[str, list[tuple[int, int]]]  # paper_id -> chosen sentence spans
     best: float  # best sentence-question cosine among the sources
+    table: dict[str, StoredSentences] = field(default_factory=dict)  # every source's sentences and vectors
 
 
 def approx_tokens(text: str) -> int:
@@ -86,7 +87,7 @@ class EvidenceBuilder:
             picked = {pid: idx[:per_paper] for pid, idx in ranked.items() if idx}
         chosen = {pid: sorted(flat[i][1] for i in idx) for pid, idx in picked.items()}
         kept = [h for h in hits if h.paper_id in chosen]
-        return Evidence(kept, {pid: papers[pid] for pid in chosen}, chosen, float(sims.max()))
+        return Evidence(kept, {pid: papers[pid] for pid in chosen}, chosen, float(sims.max()), table)
 
     def query_vector(self, text: str) -> np.ndarray:
         return np.asarray(self.embeddings.embed_array([text])[0], dtype=np.float32)

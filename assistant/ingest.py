@@ -164,11 +164,11 @@ def reembed(store, settings, progress: bool = False) -> int:  # noqa: ANN001
     the chunks re-embedded."""
     if not store.model_id or not store.embedder_mismatch():
         return 0
+    from tqdm import tqdm
+
     from .store import PAGE
 
     ids = store.chunk_ids_not_embedded_by(store.model_id)
-    from tqdm import tqdm
-
     bar = tqdm(total=len(ids), unit="chunk", disable=not progress or not ids, desc="re-embedding", dynamic_ncols=True)
     for lo in range(0, len(ids), PAGE):
         part = store.chunks(ids[lo : lo + PAGE])

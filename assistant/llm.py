@@ -186,9 +186,9 @@ class LocalLlamaChat(BaseChatModel):
 
     def _adapt(self, llama: Any) -> None:
         """Set the context's threads for this call (under the gate: no other call is running)."""
-        from .cpu import others_busy, threads_for
+        from .cpu import recent_busy, threads_for
 
-        n = threads_for(self.n_threads, others_busy()) if self.adapt_threads else self.n_threads
+        n = threads_for(self.n_threads, recent_busy()) if self.adapt_threads else self.n_threads
         if n != self.last_threads:
             setter = getattr(getattr(llama, "_ctx", None), "set_n_threads", None)
             if callable(setter):

@@ -204,16 +204,17 @@ def start_assistant(settings: Settings, report: Callable[[str], None] = lambda _
     """
     report("Loading the embedding model and the index…")
     retriever = make_retriever(settings, check=False)
-    if retriever.store.embedder_mismatch() and not retriever.store.read_only:
+    mismatch = retriever.store.embedder_mismatch()
+    if mismatch and retriever.store.read_only:
+        from .store import StoreError
+
+        raise StoreError(mismatch)
+    if mismatch:
         from .ingest import reembed
 
         report("The index was built with another embedding model: re-embedding it (once; about a minute for "
                "the seeds)…")
         reembed(retriever.store, settings)
-    elif retriever.store.embedder_mismatch():
-        from .store import StoreError
-
-        raise StoreError(retriever.store.embedder_mismatch())
     if retriever.store.count() == 0:
         from .corpus import load_corpus
         from .ingest import index_papers

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     for busy in (False, True):
         burners = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(args.burners if busy else 0)]
         try:
-            time.sleep(1.0 if busy else 0.0)
+            time.sleep(5.5 if busy else 0.0)  # past cpu.recent_busy's 5 s: the next call samples the burners
             for run in range(args.runs):
                 for adapt in ((False, True) if run % 2 == 0 else (True, False)):  # alternate who goes first
                     chat.adapt_threads = adapt

@@ -110,3 +110,9 @@ def test_a_read_only_reembed_is_refused_with_the_way_out(settings_for, tmp_path)
     with pytest.raises(StoreError, match="read-only"):
         reembed(store, bge)
     assert "ASSISTANT_EMBED_MODEL=minilm" in store.embedder_mismatch()
+
+
+def test_unstamped_stores_are_read_as_minilm_ones():
+    from assistant.store import LEGACY_EMBEDDER
+
+    assert spec_of("minilm").model_id == LEGACY_EMBEDDER

@@ -27,6 +27,7 @@ from ..settings import Settings, quiet_environment
 from ..text import sentence_spans
 
 PAGE = 5000
+LEGACY_EMBEDDER = "all-MiniLM-L6-v2-onnx-int8"  # what stores were built with before the embedder was recorded (MiniLM's id in embeddings.EMBEDDERS)
 SENTENCES = "__sentences"  # suffix of the collection holding one vector per abstract sentence
 
 
@@ -224,12 +225,10 @@ class Store:
     def recorded_embedder(self) -> str | None:
         """The model id of the embedder that built the store (None: empty). Stores from before it
         was recorded were built with MiniLM."""
-        from ..embeddings import MODEL_ID
-
         meta = self.client.get_collection(self.settings.store.collection, embedding_function=None).metadata or {}
         if meta.get("embedder"):
             return str(meta["embedder"])
-        return MODEL_ID if self.count() else None
+        return LEGACY_EMBEDDER if self.count() else None
 
     def embedder_mismatch(self) -> str:
         """'' when the store's vectors come from the embedder in use, else what to do about it."""
@@ -244,10 +243,8 @@ class Store:
 
     def chunk_ids_not_embedded_by(self, model_id: str) -> list[str]:
         """Ids of the chunks whose vectors another embedder made (a re-embed still to do)."""
-        from ..embeddings import MODEL_ID
-
         return [c.chunk_id for c in self.iter_chunks(include_text=False)
-                if c.metadata.get("embedder", MODEL_ID) != model_id]
+                if c.metadata.get("embedder", LEGACY_EMBEDDER) != model_id]
 
     def iter_chunks(self, include_text: bool = True) -> Iterator[StoredChunk]:
         include = ["metadatas", "documents"] if include_text else ["metadatas"]
@@ -426,9 +423,8 @@ class Store:
         return state
 
     def _own_vector(self, meta: dict[str, Any]) -> bool:
-        from ..embeddings import MODEL_ID
-
-        return self.model_id is None or meta.get("embedder", MODEL_ID) == self.model_id
+        """Whether a stored vector was made by the embedder in use (unstamped ones: MiniLM's)."""
+        return self.model_id is None or meta.get("embedder", LEGACY_EMBEDDER) == self.model_id
 
     def write_sentences(self, paper_id: str, paper_hash: str, spans: list[tuple[int, int]], texts: list[str],
                         vectors: np.ndarray) -> None:
