@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import citations
-from .evidence import Evidence, EvidenceBuilder, as_data, evidence_pool, format_sources, references
+from .evidence import Evidence, EvidenceBuilder, as_data, evidence_pool, format_sources, references, widen
+from .focus import focus
 from .prompts import load as load_prompt
 from .question import QuestionError, check_question
 from .records import Answer, Reference, SentenceSupport
@@ -103,14 +104,14 @@ class AnswerChain:
         retrieval_ms = (time.perf_counter() - t0) * 1000
         evidence = self.gather(asked, hits)
         answer = Answer(question=question, text="", standalone_query=query, retrieved=hits, provider=self.provider)
-        answer.references = references(evidence)
+        answer.references, answer.model_sources = self.focused(asked, references(evidence), evidence)
         answer.comparison = self.comparison(asked, answer.references, evidence)
         answer.timings["evidence_s"] = round(time.perf_counter() - started, 3)
         yield Event("evidence", answer=answer)  # the sources, before any model runs
         verdict = self.coverage.screen(question, evidence)
         if verdict.pending:
             yield Event("status", "Checking that the sources cover the question…")
-            verdict = self.coverage.judge(verdict, query, answer.references, question)
+            verdict = self.coverage.judge(verdict, query, model_refs(answer), question)
         _record(answer, verdict)
         if verdict.refused:
             yield from self._refuse(answer, " ".join(filter(None, [answer.gaps, filter_note(filters)])))
@@ -127,6 +128,19 @@ class AnswerChain:
         if not is_compare(question) or len(refs) < 2:
             return None
         return compare_table(question, refs, evidence.table, self.evidence.embeddings.embed_array)
+
+    def focused(self, question: str, refs: list[Reference], evidence: Evidence) -> tuple[list[Reference], list[int]]:
+        """The sources renumbered with those the answer is written from first (assistant/focus.py),
+        those widened to the context budget (without a model: to the extractive answer's lines);
+        and their numbers."""
+        chosen = focus(question, refs)
+        if len(chosen) == len(refs):
+            return refs, [r.number for r in refs]
+        most = 10 if self.chat_model is not None else self.settings.evidence.extractive_lines
+        chosen = widen(chosen, evidence, self.settings.evidence.context_tokens, most)
+        rest = [r for r in refs if r.paper_id not in {c.paper_id for c in chosen}]
+        ordered = [replace(r, number=i) for i, r in enumerate(chosen + rest, 1)]
+        return ordered, list(range(1, len(chosen) + 1))
 
     def candidates(self) -> int:
         """Papers retrieved before evidence is chosen."""
@@ -187,7 +201,7 @@ class AnswerChain:
     def _generate(self, answer: Answer, query: str, evidence: Evidence, started: float) -> Iterator[Event]:
         text = ""
         if self.chat_model is not None:
-            messages = answer_messages(answer.references, query)
+            messages = answer_messages(model_refs(answer), query)
             try:
                 for piece in self._stream_model(messages):
                     if not text:
@@ -203,7 +217,7 @@ class AnswerChain:
             yield Event("status", answer.notice)
         if not text.strip():
             answer.provider = "extractive"
-            text = extractive_answer(answer.references, self.settings.evidence.extractive_lines)
+            text = extractive_answer(model_refs(answer), self.settings.evidence.extractive_lines)
             answer.timings.setdefault("first_token_s", round(time.perf_counter() - started, 3))
             yield Event("token", text)
         if _REFUSAL_RE.search(text) and not citations.parse_markers(text):
@@ -226,6 +240,11 @@ class AnswerChain:
         dropped: list[SentenceSupport] = []
         if answer.provider != "extractive":
             text, dropped = self._drop_non_answers(answer, text)
+        if answer.provider != "extractive" and len(answer.model_sources) == 1:
+            text, added = citations.cite_uncited(text, answer.model_sources[0])
+            if added:
+                _add_notice(answer, f"The model was given one source: [{answer.model_sources[0]}] added to "
+                                    f"{added} sentence{'s' if added != 1 else ''} it left uncited (checked against it).")
         answer.text = text.strip()
         sentences = citations.split_answer_sentences(answer.text)
         evidence = {r.number: evidence_pool(r) for r in answer.references}
@@ -287,12 +306,23 @@ def _add_notice(answer: Answer, text: str) -> None:
         answer.notice = f"{answer.notice} {text}".strip()
 
 
+def model_refs(answer: Answer) -> list[Reference]:
+    """The sources the model is given (all of them unless the question is about one paper)."""
+    given = set(answer.model_sources)
+    return [r for r in answer.references if r.number in given] if given else answer.references
+
+
 def answer_messages(refs: list[Reference], question: str) -> list[tuple[str, str]]:
     return load_prompt("answer").messages(sources=format_sources(refs), question=question)
 
 
 def extractive_answer(refs: list[Reference], n: int = 3) -> str:
-    """No LLM: the best evidence sentence of the top sources, each cited."""
+    """No LLM: the best evidence sentence of the top ``n`` sources, each cited; of a single
+    source (a question about one paper), its evidence sentences (at most ``n``)."""
+    if len(refs) == 1 and refs[0].evidence:
+        ref = refs[0]
+        lines = [f"- {as_data(s)} [{ref.number}]" for s in ref.evidence[:n]]
+        return f"The most relevant evidence in the corpus, from **{as_data(ref.title)}**:\n\n" + "\n".join(lines)
     lines = []
     for ref in refs[:n]:
         if ref.evidence:

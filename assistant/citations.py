@@ -480,6 +480,25 @@ def drop_sentences(text: str, drop: Iterable[str]) -> str:
     return re.sub(r"\n[ \t]*(?:\n[ \t]*)+", "\n\n", text).strip()
 
 
+def cite_uncited(text: str, number: int) -> tuple[str, int]:
+    """``text`` with ``[number]`` added to each factual sentence that cites nothing (before its
+    closing punctuation), and how many were: for an answer written from one source, where a
+    sentence without a marker can only be about that source (it is still checked against it)."""
+    added = 0
+    for sentence, nums in split_answer_sentences(text):
+        if nums or not is_factual(sentence):
+            continue
+        pattern = r"\s*".join(re.escape(piece) for piece in sentence.split())
+        found = re.search(pattern, text) if pattern else None
+        if found is None:
+            continue
+        body = found.group(0)
+        end = len(body.rstrip(".!?;")) if body.rstrip().endswith((".", "!", "?", ";")) else len(body)
+        text = f"{text[: found.start()]}{body[:end]} [{number}]{body[end:]}{text[found.end():]}"
+        added += 1
+    return text, added
+
+
 def number_reason(sentence: str, evidence_texts: list[str]) -> str:
     """"number not in cited abstracts: 1024" when a number of ``sentence`` is in none of
     ``evidence_texts`` (see :func:`unknown_numbers`), else ""."""

@@ -17,10 +17,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .focus import named as named_in
 from .records import Reference
-from .text import fold_title
 
-_COMPARE = re.compile(r"\b(compare[sd]?|comparison|differ(?:s|ence|ent|ently)?|versus|vs\.?|contrast|"
+# "compared with humans" or "compared to the baseline" is a result, not a comparison of papers
+_COMPARE = re.compile(r"\b(compare[sd]?(?<!compared)|comparison|differ(?:s|ence|ent|ently)?|versus|vs\.?|contrast|"
                       r"each (?:one|paper|of them|approach|method)?|both)\b", re.IGNORECASE)
 ASPECTS: dict[str, str] = {
     "What it does": "the method or approach this paper proposes and how it works",
@@ -58,26 +59,11 @@ def is_compare(question: str) -> bool:
 
 def compared(question: str, refs: list[Reference]) -> list[Reference]:
     """The sources the question compares: those it names, else the best two (three if it says so)."""
-    asked = fold_title(question)
-    tokens = set(re.findall(r"[\w\-²]+", question))
-    named = [r for r in refs if (_name(r.title) and _name(r.title) in asked) or _acronyms(r.abstract) & tokens]
+    named = named_in(question, refs)
     if len(named) < 2:
         want = 3 if re.search(r"\b(three|3)\b", question, re.IGNORECASE) else 2
         named = (named + [r for r in refs if r not in named])[:want]
     return sorted(named, key=lambda r: r.number)
-
-
-def _acronyms(abstract: str) -> set[str]:
-    """Names an abstract coins in parentheses: "... Minimization (UDIM)" -> {"UDIM"}."""
-    return {m for m in re.findall(r"\(([A-Z][\w\-²]*[A-Z][\w\-²]*)\)", abstract) if len(m) >= 3}
-
-
-def _name(title: str) -> str:
-    """A paper's short name as a question would say it: the part before the colon, folded (too
-    short or too common a name does not count)."""
-    head = title.split(":", 1)[0] if ":" in title else title
-    folded = fold_title(head)
-    return folded if len(folded) >= 3 else ""
 
 
 def compare_table(question: str, refs: list[Reference], sentences: dict[str, Any],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ class Evidence:
     sentences: dict[str, list[tuple[int, int]]]  # paper_id -> chosen sentence spans
     best: float  # best sentence-question cosine among the sources
     table: dict[str, StoredSentences] = field(default_factory=dict)  # every source's sentences and vectors
+    query: Any = None  # the query's vector the sentences were ranked by
 
 
 def approx_tokens(text: str) -> int:
@@ -75,7 +76,8 @@ class EvidenceBuilder:
         if not flat:
             return Evidence(hits, papers, {}, 0.0)
         texts = [text for rows in table.values() for text in rows.texts]
-        sims = np.concatenate([rows.vectors for rows in table.values()]) @ self.query_vector(query)
+        qvec = self.query_vector(query)
+        sims = np.concatenate([rows.vectors for rows in table.values()]) @ qvec
         ranked: dict[str, list[int]] = {pid: [] for pid in papers}
         for i in np.argsort(-sims, kind="stable").tolist():
             ranked[flat[i][0]].append(i)
@@ -87,7 +89,7 @@ class EvidenceBuilder:
             picked = {pid: idx[:per_paper] for pid, idx in ranked.items() if idx}
         chosen = {pid: sorted(flat[i][1] for i in idx) for pid, idx in picked.items()}
         kept = [h for h in hits if h.paper_id in chosen]
-        return Evidence(kept, {pid: papers[pid] for pid in chosen}, chosen, float(sims.max()), table)
+        return Evidence(kept, {pid: papers[pid] for pid in chosen}, chosen, float(sims.max()), table, qvec)
 
     def query_vector(self, text: str) -> np.ndarray:
         return np.asarray(self.embeddings.embed_array([text])[0], dtype=np.float32)
@@ -135,6 +137,28 @@ class EvidenceBuilder:
             i = int(np.argmax(sims))
             out[pid] = (rows.texts[i], float(sims[i]))
         return out
+
+
+def widen(refs: list[Reference], evidence: Evidence, budget: int, most: int = 10) -> list[Reference]:
+    """``refs`` with more of their abstracts: each paper's sentences closest to the query, best
+    first, while they fit its share of ``budget`` tokens (at least its evidence so far, at most
+    ``most``), shown in the abstract's order."""
+    share = budget // max(len(refs), 1)
+    out = []
+    for ref in refs:
+        rows = evidence.table.get(ref.paper_id)
+        if rows is None or evidence.query is None or not len(rows.spans):
+            out.append(ref)
+            continue
+        order = np.argsort(-(rows.vectors @ evidence.query), kind="stable").tolist()
+        keep, left = [], share - approx_tokens(ref.title) - 3
+        for i in order[:most]:
+            if approx_tokens(rows.texts[i]) <= left or len(keep) < len(ref.evidence):
+                keep.append(i)
+                left -= approx_tokens(rows.texts[i])
+        spans = sorted(rows.spans[i] for i in keep)
+        out.append(replace(ref, evidence=[ref.abstract[a:b] for a, b in spans], spans=spans))
+    return out
 
 
 def references(evidence: Evidence) -> list[Reference]:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .evidence import EvidenceBuilder
-from .records import PaperHit, Recommendation
+from .records import Recommendation
 from .recommend import RecommendationSet, mmr
 from .settings import Settings
 
@@ -204,10 +204,10 @@ class LibraryRecommender:
             return "extractive"
         saved = list(dict.fromkeys(i.because for i in items if i.because))[:3]
         interest = "papers like the ones the reader saved: " + "; ".join(f"\u201c{t}\u201d" for t in saved)
-        hits = [PaperHit(i.paper_id, i.title, i.score, [], {"display_title": i.title}) for i in items]
-        quotes = {i.paper_id: (i.quote, i.score) for i in items}
-        for rank, reason in rec._reasons(interest, hits, quotes).items():
-            items[rank - 1].reason = f"{reason} (Because you saved \u201c{items[rank - 1].because}\u201d.)"
+        rec.fill_reasons(RecommendationSet(interest=interest, items=items))
+        for item in items:
+            if item.written != "template" and item.because:
+                item.reason = f"{item.reason} (Because you saved \u201c{item.because}\u201d.)"
         return self.settings.generation.provider
 
 

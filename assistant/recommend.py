@@ -101,7 +101,7 @@ class RecommendationSet:
     retrieval_ms: float = 0.0
     coverage: float | None = None  # the model's P(the papers cover the interest), if judged
     provider: str = "extractive"  # who wrote the reasons
-    pending_judge: Any = None  # made with reasons=False: the model judge still to run (Recommender.finish_verdict)
+    pending_judge: Any = None  # the model judge still to run (Recommender.finish_verdict): () -> (verdict, filter note)
 
 
 def mmr(relevance: np.ndarray, vectors: np.ndarray, n: int, lam: float = 0.75) -> list[int]:
@@ -157,17 +157,14 @@ class Recommender:
         if not hits:
             result.refused = True
             return result
-        if not like_paper_id:
-            verdict = self.verdict(interest, hits, judge=reasons)
-            if verdict.pending:  # streamed: the list is shown first, the judge runs after it
-                later = self._later
-                result.pending_judge = lambda: self.coverage.judge(*later)
+        verdict = self.verdict(interest, hits) if not like_paper_id else None
+        if verdict is not None:
             result.coverage, result.notice = verdict.coverage, verdict.detail
             if verdict.refused:
                 result.refused, result.closest = True, hits[:3]
                 result.notice = " ".join(filter(None, [result.notice, filter_note(base)]))
                 return result
-        result.items = self._items(interest, query, hits, n, model, reasons)
+        result.items = self._items(interest, query, hits, n, model)
         if order := order_asked(interest):
             result.items = order_items(result.items, hits, order)
             note = "Sorted by upvotes." if order == "upvotes" else "Newest first."
@@ -176,47 +173,61 @@ class Recommender:
             moved = len({i.paper_id for i in result.items} - {h.paper_id for h in self._diversify(hits, n)})
             note = f"{moved} of {len(result.items)} picked with your library."
             result.notice = " ".join(filter(None, [result.notice, note]))
+        if verdict is not None and verdict.pending:
+            later, note = self._later, filter_note(base)
+            result.pending_judge = lambda: (self.coverage.judge(*later), note)
+        if reasons and not self.finish_verdict(result):
+            self.fill_reasons(result)
         return result
 
     def finish_verdict(self, result: RecommendationSet) -> bool:
-        """Run a streamed list's pending model judge; True (and the list emptied) when it refuses."""
+        """Run the list's pending model judge (streamed: after the list is shown); True (and the
+        list emptied) when it refuses."""
         if result.pending_judge is None:
             return False
-        verdict, result.pending_judge = result.pending_judge(), None
+        (verdict, note), result.pending_judge = result.pending_judge(), None
         result.coverage = verdict.coverage
         result.notice = " ".join(filter(None, [result.notice, verdict.detail]))
         if verdict.refused:
             result.refused, result.closest, result.items = True, result.hits[:3], []
+            result.notice = " ".join(filter(None, [result.notice, note]))
         return verdict.refused
 
-    def verdict(self, interest: str, hits: list[PaperHit], judge: bool = True) -> Verdict:
-        """The coverage verdict on the sources as the answer chain builds them (the top papers,
-        within the answer's context budget when a model judges), the form its thresholds were
-        calibrated on; a quoted title may match any candidate."""
+    def verdict(self, interest: str, hits: list[PaperHit]) -> Verdict:
+        """The verdict that needs no model, on the sources as the answer chain builds them (the top
+        papers, within the answer's context budget when a model judges), the form its thresholds
+        were calibrated on; a quoted title may match any candidate. ``pending``: the model judges
+        those sources once the list is made (:meth:`finish_verdict`). (A judge reading the list's
+        items as the reasons prompt does would share its prefill, but it separated answerable from
+        absent topics worse: docs/benchmarks.md.)"""
         budget = self.settings.evidence.context_tokens if self.chat_model is not None else 0
         evidence = self.evidence.gather(interest, hits[: self.settings.evidence.papers], budget)
         verdict = self.coverage.screen(interest, evidence, titles=[h.title for h in hits])
-        if verdict.pending and not judge:
+        if verdict.pending:
             self._later = (verdict, interest, references(evidence))
-        elif verdict.pending:
-            verdict = self.coverage.judge(verdict, interest, references(evidence))
         return verdict
 
-    def _items(self, interest: str, query: str, hits: list[PaperHit], n: int, model: Any = None,
-               with_reasons: bool = True) -> list[Recommendation]:
+    def listing(self, items: list[Recommendation]) -> str:
+        """The best ``list_reasons`` items as the model reads them (the judge and the reasons alike)."""
+        return "\n".join(f"{i}. {as_data(it.title)}\n   Quote: \u201c{as_data(it.quote)}\u201d"
+                         for i, it in enumerate(self._reasoned(items), 1))
+
+    def reason_messages(self, interest: str, items: list[Recommendation]) -> list[tuple[str, str]]:
+        return load_prompt("recommend").messages(interest=interest, papers=self.listing(items))
+
+    def _items(self, interest: str, query: str, hits: list[PaperHit], n: int, model: Any = None) -> list[Recommendation]:
+        """The list with templated reasons (the model's fill in later: :meth:`fill_reasons`)."""
         picked = self._diversify(hits, n, model)
         papers = self.retriever.store.papers([h.paper_id for h in picked])
         qvec = self.embeddings.embed_array([query])[0]
         quotes = self.evidence.best_quotes(qvec, {h.paper_id: papers.get(h.paper_id, {}) for h in picked})
-        reasons = self._reasons(interest, picked, quotes) if with_reasons else {}
         items = []
         for rank, hit in enumerate(picked, 1):
             paper = papers.get(hit.paper_id, {})
             quote, score = quotes.get(hit.paper_id, ("", 0.0))
-            reason, written = reasons.get(rank) or (relation_reason(interest, quote, score), "template")
             items.append(Recommendation(
                 rank=rank, paper_id=hit.paper_id, title=paper.get("title", hit.title),
-                page_date=paper.get("page_date", ""), reason=reason, written=written,
+                page_date=paper.get("page_date", ""), reason=relation_reason(interest, quote, score), written="template",
                 quote=quote, score=round(float(score), 3), source=paper.get("source", ""), abstract=paper.get("abstract", ""),
             ))
         return items
@@ -243,40 +254,27 @@ class Recommender:
                 relevance = blend(relevance, model.scores(rows), self.settings.library.blend)
         return [hits[i] for i in mmr(relevance, vectors, n, self.settings.retrieval.mmr_lambda)]
 
-    def _reasons(self, interest: str, hits: list[PaperHit], quotes: dict) -> dict[int, tuple[str, str]]:
-        if self.chat_model is None:
-            return {}
-        hits = self._reasoned(hits)
-        listing = "\n".join(f"{i}. {as_data(h.display_title)}\n   Quote: \u201c{as_data(quotes[h.paper_id][0])}\u201d"
-                            for i, h in enumerate(hits, 1))
-        messages = load_prompt("recommend").messages(interest=interest, papers=listing)
-        try:
-            reply = self.chat_model.invoke(messages, max_tokens=self.settings.generation.reason_tokens * len(hits),
-                                           temperature=0.0)
-        except Exception:  # noqa: BLE001 - reasons fall back to the template
-            return {}
-        return self._grounded(parse_reasons(str(reply.content)), hits, quotes, interest)
+    def fill_reasons(self, result: RecommendationSet) -> None:
+        """Every reason the model writes, at once (the CLI, the eval)."""
+        for _rank in self.stream_reasons(result):
+            pass
 
     def stream_reasons(self, result: RecommendationSet) -> Iterator[int]:
-        """Fill in the model's reasons of a list made with ``reasons=False``, as the model writes
-        them: the rank of each item whose reason changed, when its line is complete."""
+        """Fill in the model's reasons of a list, as the model writes them: the rank of each item
+        whose reason changed, when its line is complete."""
         if self.chat_model is None or not result.items:
             return
-        hits = [PaperHit(i.paper_id, i.title, i.score, [], {"display_title": i.title})
-                for i in self._reasoned(result.items)]
-        quotes = {i.paper_id: (i.quote, i.score) for i in result.items}
-        listing = "\n".join(f"{i}. {h.display_title}\n   Quote: \u201c{quotes[h.paper_id][0]}\u201d" for i, h in enumerate(hits, 1))
-        messages = load_prompt("recommend").messages(interest=result.interest, papers=listing)
+        items = self._reasoned(result.items)
         text, done = "", set()
         try:
-            chunks = self.chat_model.stream(messages, max_tokens=self.settings.generation.reason_tokens * len(hits),
-                                            temperature=0.0)
+            chunks = self.chat_model.stream(self.reason_messages(result.interest, items),
+                                            max_tokens=self.settings.generation.reason_tokens * len(items), temperature=0.0)
             for chunk in [*chunks, None]:
                 text += "" if chunk is None else str(chunk.content)
                 complete = text if chunk is None else text[: text.rfind("\n") + 1]
                 parsed = parse_reasons(complete)
                 ready = {r: v for r, v in parsed.items() if r not in done and (chunk is None or r + 1 in parsed)}
-                for rank, (reason, written) in self._grounded(ready, hits, quotes, result.interest).items():
+                for rank, (reason, written) in self._grounded(ready, items, result.interest).items():
                     result.items[rank - 1].reason, result.items[rank - 1].written = reason, written
                     yield rank
                 done |= set(ready)
@@ -284,24 +282,23 @@ class Recommender:
             return
         result.provider = self.settings.generation.provider
 
-    def _grounded(self, reasons: dict[int, str], hits: list[PaperHit], quotes: dict,
-                  interest: str) -> dict[int, tuple[str, str]]:
+    def _grounded(self, reasons: dict[int, str], items: list[Recommendation], interest: str) -> dict[int, tuple[str, str]]:
         """Keep a model's reason only if it is close to the quoted sentence it must rest on; one
         that only paraphrases its quote (or title) becomes a templated relation to the question."""
         keep: dict[int, tuple[str, str]] = {}
         for rank, line in reasons.items():
-            if not 1 <= rank <= len(hits):
+            if not 1 <= rank <= len(items):
                 continue
-            reason = first_sentence(without_title(line, hits[rank - 1].display_title))
-            title = fold_title(hits[rank - 1].display_title)
+            item = items[rank - 1]
+            reason = first_sentence(without_title(line, item.title))
+            title = fold_title(item.title)
             if len(reason) <= 15 or fold_title(reason) in title or title in fold_title(reason):
                 continue  # a bare title is no reason
-            quote = quotes[hits[rank - 1].paper_id][0]
-            vec = self.embeddings.embed_array([reason, quote])
+            vec = self.embeddings.embed_array([reason, item.quote])
             if float(vec[0] @ vec[1]) < self.settings.support_threshold - self.settings.judge.reason_margin:
                 continue
-            if paraphrases(reason, quote, hits[rank - 1].display_title):
-                keep[rank] = (relation_reason(interest, quote, float(hits[rank - 1].score)), "relation")
+            if paraphrases(reason, item.quote, item.title):
+                keep[rank] = (relation_reason(interest, item.quote, item.score), "relation")
             else:
                 keep[rank] = (reason, "model")
         return keep

@@ -142,6 +142,7 @@ class Answer:
     coverage: float | None = None  # the model's P(the sources cover the question), if judged
     gaps: str = ""  # what the question names that no paper mentions, e.g. "No paper in the corpus mentions Minecraft."
     comparison: Any = None  # a compare question's table (assistant.compare.CompareTable), shown with the evidence
+    model_sources: list[int] = field(default_factory=list)  # numbers of the sources the model was given
 
     @property
     def cited_references(self) -> list[Reference]:
@@ -176,6 +177,7 @@ class Answer:
             "coverage": None if self.coverage is None else round(self.coverage, 3),
             "gaps": self.gaps,
             "comparison": self.comparison.as_dict() if self.comparison is not None else None,
+            "model_sources": self.model_sources,
         }
 
 

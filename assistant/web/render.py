@@ -86,6 +86,15 @@ EVIDENCE_LABEL = "**Evidence**"
 ANSWER_LABEL = "**Answer**"
 
 
+def answer_label(answer: Answer, link: bool = True) -> str:
+    """The label above the model's answer; it names the sources the model wrote from when the
+    question was about one paper (assistant/focus.py) and the model was not given them all."""
+    given = answer.model_sources
+    if not given or len(given) >= len(answer.references):
+        return ANSWER_LABEL
+    return f"{ANSWER_LABEL} (written from {' '.join(cite(n, link) for n in given)})"
+
+
 def render_evidence(refs: list[Reference], link: bool = True, comparison: Any = None) -> str:
     """The evidence block: under each paper's title, its best sentences quoted, each with its
     ``[n]`` (linked to the source card unless ``link`` is false); "" when no source has one.
@@ -113,7 +122,7 @@ def render_message(answer: Answer) -> str:
         return render_reply(answer)
     if answer.provider == "extractive":
         return "\n\n".join([evidence, *_tail(answer, support=False)])
-    return f"{evidence}\n\n{ANSWER_LABEL}\n\n{render_reply(answer)}"
+    return f"{evidence}\n\n{answer_label(answer)}\n\n{render_reply(answer)}"
 
 
 def render_reply(answer: Answer) -> str:

@@ -25,7 +25,7 @@ from ..records import Answer
 from ..retrieve import Filters
 from ..service import LOADING, Assistant, EmptyIndex
 from .backend import Backend
-from .render import ANSWER_LABEL, error_message, md_text, render_evidence, render_message, safe_markdown
+from .render import answer_label, error_message, md_text, render_evidence, render_message, safe_markdown
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class _Reply:
         under it (the same quotes) is not labelled as one."""
         block = render_evidence(answer.references, link=False, comparison=answer.comparison)  # the sources panel still shows the last answer's cards
         if block:
-            self.head = block if answer.provider == "extractive" else f"{block}\n\n{ANSWER_LABEL}"
+            self.head = block if answer.provider == "extractive" else f"{block}\n\n{answer_label(answer)}"
 
     def whole(self, content: str) -> None:
         """The finished message (it lays out its own evidence block)."""

@@ -1,0 +1,83 @@
+"""Focus: which sources the model writes from.
+
+A question about one paper ("Which paper ...?", "In the study on ..., how many ...?", or one
+that names a paper by its title's head or an acronym its abstract coins) is answered from that
+paper alone, with more of its abstract: the 1.5B model otherwise writes a line about every
+source it is given, citing papers the question is not about, and has no room for the
+specifics asked. Every other question (topics, comparisons, lists) keeps all the sources.
+The reader still sees every source in the evidence block; only the model's prompt narrows.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .records import Reference
+
+_KIND = r"(?:paper|work|study|article|method|system|model|dataset|benchmark|approach|framework|technique|algorithm|optimizer|variant|tool)"
+# Asking which paper: "which paper ...", "which dataset distillation paper", "is there a mixup variant ...".
+_IDENTIFY = re.compile(
+    rf"\b(?:which|what)\s+(?:[\w\-]+\s+){{0,3}}?{_KIND}\b(?!s)"
+    rf"|\bis there (?:a|an|any)\s+(?:[\w\-]+\s+){{0,4}}?{_KIND}\b(?!s)"
+    rf"|\b(?:looking for|i need|find me|point me to|name)\s+(?:a|an|the)\s+(?:[\w\-]+\s+){{0,4}}?{_KIND}\b(?!s)",
+    re.IGNORECASE)
+# Asking about one paper it describes: "In the study on ...", "According to the S3FT paper", "The X paper: ...".
+_ABOUT = re.compile(
+    r"\b(?:in|from|according to|by)\s+the\s+(?:[\w\-'\u2019\"\u201c\u201d]+\s+){0,10}?(?:paper|study|work|article)\b(?!s)"
+    r"|\bthe (?:paper|study|work) (?:that|which|on|about|introducing|proposing|where)\b"
+    r"|\bthe\s+(?:[\w\-'\u2019\"\u201c\u201d]+\s+){1,6}?(?:paper|study)\b(?!s)"  # "the symbolic program search paper"
+    rf"|\b{_KIND}\s*:",
+    re.IGNORECASE)
+_MANY = re.compile(r"\b(?:which|what|any|some|several|other|two|three|multiple)\s+(?:[\w\-]+\s+){0,2}?(?:papers|works|studies)\b"
+                   r"|\bthe (?:corpus|literature)\b", re.IGNORECASE)
+MAX_NAMED = 2  # more papers named than this: the question is about all of them
+
+
+def acronyms(abstract: str) -> set[str]:
+    """Names an abstract coins in parentheses: "... Minimization (UDIM)" -> {"UDIM"}."""
+    return {m for m in re.findall(r"\(([A-Z][\w\-²]*[A-Z][\w\-²]*)\)", abstract) if len(m) >= 3}
+
+
+def spaced(text: str) -> str:
+    """Lower-case words joined by single spaces, for whole-word matching ("ERNIE 3.0" -> "ernie 3 0")."""
+    return " ".join(re.findall(r"[^\W_]+", text.lower()))
+
+
+def short_name(title: str) -> str:
+    """A paper's short name as a question would say it: the part before the colon, in
+    :func:`spaced` form (a name of fewer than 3 letters does not count)."""
+    head = title.split(":", 1)[0] if ":" in title else title
+    name = spaced(head)
+    return name if len(name.replace(" ", "")) >= 3 else ""
+
+
+def named(question: str, refs: list[Reference]) -> list[Reference]:
+    """The sources the question names: by its title's head ("UDIM", "ERNIE 3.0") or by an
+    acronym its abstract coins."""
+    asked = f" {spaced(question)} "
+    tokens = set(re.findall(r"[\w\-²]+", question))
+    return [r for r in refs if ((name := short_name(r.title)) and f" {name} " in asked) or acronyms(r.abstract) & tokens]
+
+
+def about_one_paper(question: str, comparing: bool = False) -> bool:
+    """True when the question asks about a single paper (and not about papers, plural); a
+    comparison ("How do A and the paper on B differ?") only when it asks which paper."""
+    if _MANY.search(question):
+        return False
+    return bool(_IDENTIFY.search(question) or (not comparing and _ABOUT.search(question)))
+
+
+def focus(question: str, refs: list[Reference]) -> list[Reference]:
+    """The sources the model writes from: the papers the question names (one or two); else the
+    best source for a question about one paper; else all of them."""
+    from .compare import is_compare
+
+    if not refs:
+        return refs
+    hit = named(question, refs)
+    comparing = is_compare(question)
+    if len(hit) == MAX_NAMED or (len(hit) == 1 and not comparing):
+        return hit
+    if about_one_paper(question, comparing):
+        return hit or refs[:1]
+    return refs

@@ -1,0 +1,126 @@
+"""Which sources the model writes from (assistant/focus.py), and the chain giving it only those."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.chain import AnswerChain, Conversation
+from assistant.focus import about_one_paper, focus, named
+from assistant.records import Reference
+from tests.fakes import RecordingChat
+
+
+def ref(number: int, title: str, abstract: str = "It does things.") -> Reference:
+    return Reference(number=number, paper_id=f"p{number}", title=title, page_date="", source="", abstract=abstract,
+                     evidence=[abstract], spans=[(0, len(abstract))])
+
+
+REFS = [ref(1, "Crafting Distribution Shifts", "We craft shifts."),
+        ref(2, "CoEdIT: Text Editing by Task-Specific Instruction Tuning", "We present CoEdIT, an editing model."),
+        ref(3, "Sharpness-Aware Training", "This paper introduces Unknown Domain Inconsistency Minimization (UDIM).")]
+
+
+@pytest.mark.parametrize("question", [
+    "Which paper trains a text editor on task-specific instructions?",
+    "which dataset distillation paper smooths the expert trajectories, and how?",
+    "is there a mixup variant that works for regression targets?",
+    "I'm looking for a robot manipulation paper that splits instructions into sub-goals.",
+    "In the study on GUI agents, how many mid-training tasks were explored?",
+    "According to the S3FT paper, how much does fine-tuning degrade MMLU?",
+    "The 'less is more' reasoning paper: how many samples does it use?",
+    "What optimizer came out of the symbolic program search paper?",
+])
+def test_questions_about_one_paper(question):
+    assert about_one_paper(question)
+
+
+@pytest.mark.parametrize("question", [
+    "What does the corpus say about length generalization?",
+    "Which papers propose ways to optimize prompts automatically?",
+    "Two papers try to explain why over-parameterized networks generalize: what does each say?",
+    "How do graph foundation models transfer across tasks?",
+    "Are there any papers on speculative decoding?",
+])
+def test_questions_about_several_papers_or_a_topic(question):
+    assert not about_one_paper(question)
+
+
+def test_a_comparison_is_about_one_paper_only_when_it_asks_which():
+    question = "How do 'Crafting Distribution Shifts' and the paper on flat minima differ?"
+    assert not about_one_paper(question, comparing=True)
+    assert about_one_paper("Which paper both mutates and grades texts?", comparing=True)
+
+
+def test_named_papers_by_title_head_or_coined_acronym_as_whole_words():
+    assert [r.number for r in named("How many instructions was CoEdIT tuned on?", REFS)] == [2]
+    assert [r.number for r in named("What does UDIM perturb?", REFS)] == [3]
+    # "lion" is not named by "billion"; a title head must be whole words
+    assert named("How many billion parameters?", [ref(1, "Lion: an optimizer")]) == []
+
+
+def test_focus_picks_the_named_paper_else_the_best_for_one_paper_else_all():
+    assert [r.number for r in focus("How many instructions was CoEdIT tuned on?", REFS)] == [2]
+    assert [r.number for r in focus("How do CoEdIT and UDIM differ?", REFS)] == [2, 3]
+    assert [r.number for r in focus("Which paper crafts distribution shifts?", REFS)] == [1]
+    assert [r.number for r in focus("What does the corpus say about shifts?", REFS)] == [1, 2, 3]
+    assert focus("Which paper?", []) == []
+
+
+def test_the_model_writes_from_the_named_paper_first_with_more_of_its_abstract(seeded):
+    """The chain gives the model only the paper asked about, renumbered [1], with more of its
+    sentences; the reader still sees every source."""
+    settings, _, retriever = seeded
+    chat = RecordingChat(replies={"answer": "CoEdIT is tuned on 82K instructions [1]."})
+    chain = AnswerChain(settings, retriever, chat_model=chat)
+    answer = chain.ask("How many task-specific instructions was the CoEdIT text-editing model fine-tuned on?",
+                       Conversation())
+    assert answer.model_sources == [1]
+    assert answer.references[0].title.startswith("CoEdIT")
+    assert len(answer.references) > 1 and [r.number for r in answer.references] == list(range(1, len(answer.references) + 1))
+    assert len(answer.references[0].evidence) > settings.evidence.per_paper
+    prompt = str(chat.sent("answer")[-1][-1].content)
+    assert "[1] CoEdIT" in prompt and "[2]" not in prompt
+    assert answer.to_dict()["model_sources"] == [1]
+
+
+def test_a_topic_question_gives_the_model_every_source(seeded):
+    settings, _, retriever = seeded
+    chat = RecordingChat(replies={"answer": "Several papers study it [1][2]."})
+    chain = AnswerChain(settings, retriever, chat_model=chat)
+    answer = chain.ask("What does the corpus say about domain generalization?", Conversation())
+    assert answer.model_sources == [r.number for r in answer.references] and len(answer.model_sources) > 1
+
+
+def test_the_answer_label_names_the_sources_the_model_wrote_from():
+    from assistant.records import Answer
+    from assistant.web.render import ANSWER_LABEL, answer_label, render_message
+
+    answer = Answer(question="Which paper edits text?", text="CoEdIT edits text [1].", references=REFS,
+                    provider="local", model_sources=[1])
+    assert answer_label(answer, link=False) == f"{ANSWER_LABEL} (written from \\[1\\])"
+    assert "(written from [\\[1\\]](#src-1))" in render_message(answer)
+    answer.model_sources = [1, 2, 3]
+    assert answer_label(answer) == ANSWER_LABEL
+
+
+def test_uncited_sentences_of_a_one_source_answer_cite_it():
+    from assistant.citations import cite_uncited, split_answer_sentences
+
+    text = ("[1] ZO-RankSGD optimizes with rankings only. It improves images of a diffusion model with human "
+            "rankings. What about RL?\n\n- It also applies to policy optimization!")
+    cited, added = cite_uncited(text, 1)
+    assert added == 2
+    assert [nums for _, nums in split_answer_sentences(cited)] == [[1], [1], [], [1]]
+    assert "human rankings [1]." in cited and "policy optimization [1]!" in cited and "What about RL?" in cited
+    assert cite_uncited("Already cited [2].", 1) == ("Already cited [2].", 0)
+
+
+def test_a_one_source_answer_has_its_uncited_sentences_checked_against_that_source(seeded):
+    settings, _, retriever = seeded
+    chat = RecordingChat(replies={"answer": "CoEdIT is an instruction-tuned text editing model [1]. "
+                                            "It was fine-tuned on a large set of task-specific instructions."})
+    answer = AnswerChain(settings, retriever, chat_model=chat).ask(
+        "How many task-specific instructions was the CoEdIT text-editing model fine-tuned on?", Conversation())
+    assert answer.model_sources == [1]
+    assert "instructions [1]." in answer.text and "added to 1 sentence" in answer.notice
+    assert all(s.citations == [1] for s in answer.support if not s.dropped)
