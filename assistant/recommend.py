@@ -364,10 +364,13 @@ def relation_reason(interest: str, quote: str, score: float) -> str:
         elif run:
             phrases.append(" ".join(run))
             run = []
-    phrases = list(dict.fromkeys(phrases))[:3]
+    phrases = list(dict.fromkeys(phrases))
+    phrases = [p for p in phrases if not any(p != q and f" {p} " in f" {q} " for q in phrases)][:3]  # "learning" in "lifelong learning"
     if not phrases:
         return template_reason(score)
-    return f"Its quoted sentence is on {' and '.join(f'“{p}”' for p in phrases)}, as you asked."
+    quoted = [f"“{p}”" for p in phrases]
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+    return f"Its quoted sentence is on {listed}, as you asked."
 
 
 def template_reason(score: float) -> str:

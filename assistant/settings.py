@@ -146,7 +146,7 @@ class GenerationSettings(Group):
     temperature: float = setting(0.1, "Sampling temperature.", ge=0.0, le=2.0)
     condense_tokens: int = setting(80, "Most tokens of a follow-up rewritten by the model.", ge=8, le=512)
     reason_tokens: int = setting(40, "Most tokens per recommended paper for the model's reasons.", ge=8, le=512)
-    list_reasons: int = setting(3, "Items of a list (the best ones) whose reason the model writes; the rest get a "
+    list_reasons: int = setting(1, "Items of a list (the best ones) whose reason the model writes; the rest get a "
                                 "templated relation to the question. Bounds the list's time: docs/benchmarks.md. "
                                 "0: every item.", ge=0, le=50)
 

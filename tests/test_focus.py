@@ -124,3 +124,22 @@ def test_a_one_source_answer_has_its_uncited_sentences_checked_against_that_sour
     assert answer.model_sources == [1]
     assert "instructions [1]." in answer.text and "added to 1 sentence" in answer.notice
     assert all(s.citations == [1] for s in answer.support if not s.dropped)
+
+
+def test_a_paper_title_no_source_has_is_flagged():
+    """Seen with the local model: asked for a paper the corpus lacks, it gave its one source an
+    invented title."""
+    from assistant.citations import title_reason
+
+    titles = ["What's New in My Data? Novelty Exploration via Contrastive Generation",
+              "Towards General Computer Control: A Multimodal Agent for Red Dead Redemption II as a Case Study"]
+    invented = "[1] Fine-tuning LLMs with Differential Privacy: A Comprehensive Guide This paper provides a guide."
+    assert title_reason(invented, titles) == ("title of no source: \u201cFine-tuning LLMs with Differential Privacy: "
+                                              "A Comprehensive Guide\u201d")
+    assert title_reason("Towards General Computer Control: A Multimodal Agent for Red Dead Redemption II [1] "
+                        "introduces GCC.", titles) == ""
+    assert title_reason("The method has two modules: Global Position Alignment and Local Pose Augmentation [1].",
+                        titles) == ""
+    # a source's own title, small words included ("and" is not cut to "a")
+    assert title_reason("LLaSA: Large Language and E-Commerce Shopping Assistant [1] develops an assistant.",
+                        ["LLaSA: Large Language and E-Commerce Shopping Assistant"]) == ""

@@ -280,6 +280,7 @@ def test_a_list_shows_at_once_and_the_reasons_fill_in_one_at_a_time(seeded):
     quotes = [i.quote for i in Assistant(settings, retriever).recommender.recommend(question, n=3).items]
     reasons = "\n".join(f"{r}. It matters here because {q[0].lower()}{q[1:]}" for r, q in enumerate(quotes, 1))
     chat = RecordingChat(replies={"reasons": reasons}, p_yes=0.95)
+    settings = settings.with_overrides(list_reasons=3)  # the default writes 1: docs/benchmarks.md
     updates = list(respond_stream(Assistant(settings, retriever, chat), Session(), Request(question, n=3)))
     texts = [u.history[-1]["content"] for u in updates if "1. **" in u.history[-1]["content"]]
     written = [t.count("It matters here because") for t in texts]
