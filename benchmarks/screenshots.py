@@ -3,7 +3,7 @@
 Indexes the seed corpus into a data directory (a fresh temporary one by default), serves the
 app on 127.0.0.1:ASSISTANT_PORT (7860) with the local model, asks a question, a compare question, a
 reading-list request and a question whose answer the model garbles (flagged.png: it invents the
-model's size; the check marks the number) in Debian's /usr/bin/chromium (driven by Playwright; never ``playwright install``)
+model's size, which the abstract does not give; the check marks the number) in Debian's /usr/bin/chromium (driven by Playwright; never ``playwright install``)
 and saves a screenshot of each. Takes a few minutes on two CPU cores.
 
     .venv/bin/python -m benchmarks.screenshots [--data-dir DIR] [--model-dir DIR] [--out docs/screenshots]
@@ -28,7 +28,7 @@ MODELS = Path.home() / ".local" / "share" / "paper-assistant" / "models"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 QUESTION = "How does LeanAgent do lifelong learning for formal theorem proving?"
 READING = "What should I read on continual or lifelong learning?"
-FLAGGED = "How big is ERNIE 3.0 (parameters and training corpus), and what did it score on SuperGLUE compared with humans?"
+FLAGGED = "How many instructions was CoEdIT fine-tuned on, and how many parameters does it have?"
 COMPARE = ("LightGCL and DCCF both use graph contrastive learning for recommendation. What does each change about "
            "how the contrastive views are built?")
 # Scroll the chat's scrolling box so that this message starts at its top.
@@ -103,9 +103,7 @@ def main() -> int:
                 time.sleep(0.5)
                 page.screenshot(path=str(args.out / "recommend.png"))
                 page = ask(browser, demo.local_url, FLAGGED)
-                time.sleep(2)
-                page.locator("#pa-chat .message.user").last.evaluate(SCROLL_TO_TOP)
-                time.sleep(0.5)
+                time.sleep(2)  # the chat scrolls to the answer's end: the flagged sentence and its note
                 page.screenshot(path=str(args.out / "flagged.png"))
                 browser.close()
         finally:

@@ -237,7 +237,7 @@ def _finish(session: Session, reply: _Reply, answer: Answer) -> Update:
     for ref in answer.references:
         session.shown.pop(ref.paper_id, None)
     session.shown = {**{r.paper_id: r.title for r in answer.references}, **session.shown}
-    done = answer.notice or f"Done in {answer.timings.get('total_s', 0):.1f} s."
+    done = f"Done in {answer.timings.get('total_s', 0):.1f} s." + (f" {answer.notice}" if answer.notice else "")
     return reply.update(done, answer)
 
 
