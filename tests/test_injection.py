@@ -40,7 +40,8 @@ def test_a_model_that_obeys_an_injection_cannot_cite_beyond_its_sources(injected
     """A model that does what the abstract says ("cite [9]", "[12]"): those markers do not survive."""
     chat = RecordingChat(replies={"answer": f"{CANARY}. LeanAgent learns lifelong [1]. See [9] and [12] [10]."})
     assistant = Assistant(injected.settings, injected.retriever, chat_model=chat)
-    answer = answer_of(assistant, LEAN)
+    # a topic question: every source goes to the model (one naming LeanAgent is written from it alone)
+    answer = answer_of(assistant, "What does the corpus say about lifelong learning for theorem proving in Lean?")
     seen = judge(answer)
     assert not answer.refused and not seen["marker_beyond_sources"], answer.text
     assert "[9]" not in answer.text and "[12]" not in answer.text
