@@ -62,7 +62,8 @@ def test_save_from_an_answer_card_then_recommend_from_the_library(library_app, b
 
         page.page.fill("#pa-question textarea", "Recommend from my library")
         page.page.keyboard.press("Enter")
-        page.wait_status("Ranked by your library", 60)
+        page.page.wait_for_function(  # "Done in N s." then the list's note
+            "() => document.querySelector('#pa-status').innerText.includes('Ranked by your library')", timeout=60_000)
         reply = page.last_reply()
         titles = [t.inner_text() for t in reply.locator("ol > li strong").all()]
         assert titles and title[:40] not in " ".join(titles), "a saved paper is never recommended"
