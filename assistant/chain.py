@@ -138,7 +138,8 @@ class AnswerChain:
             return refs, [r.number for r in refs]
         most = 10 if self.chat_model is not None else self.settings.evidence.extractive_lines
         chosen = widen(chosen, evidence, self.settings.evidence.context_tokens, most)
-        rest = [r for r in refs if r.paper_id not in {c.paper_id for c in chosen}]
+        picked = {c.paper_id for c in chosen}
+        rest = [r for r in refs if r.paper_id not in picked]
         ordered = [replace(r, number=i) for i, r in enumerate(chosen + rest, 1)]
         return ordered, list(range(1, len(chosen) + 1))
 

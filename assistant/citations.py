@@ -464,6 +464,13 @@ def not_an_answer(sentence: str, question: str, titles: Iterable[str]) -> str:
 _BULLET_ONLY = re.compile(r"^[ \t]*(?:>[ \t]*)?(?:[-*+•]|\d{1,3}[.)])?[ \t]*[.,;:]?[ \t]*$", re.MULTILINE)
 
 
+def _find_sentence(text: str, sentence: str) -> re.Match | None:
+    """Where a sentence (as :func:`split_answer_sentences` gave it) stands in ``text``; the
+    whitespace between its words may differ (wrapped lines)."""
+    pattern = r"\s*".join(re.escape(piece) for piece in sentence.split())
+    return re.search(pattern, text) if pattern else None
+
+
 def drop_sentences(text: str, drop: Iterable[str]) -> str:
     """``text`` without the sentences ``drop`` (as :func:`split_answer_sentences` gave them):
     each is cut where it stands (whitespace between its words may differ: wrapped lines), list
@@ -471,8 +478,7 @@ def drop_sentences(text: str, drop: Iterable[str]) -> str:
     the sentences kept."""
     drop = list(drop)
     for sentence in drop:
-        pattern = r"\s*".join(re.escape(piece) for piece in sentence.split())
-        found = re.search(pattern, text) if pattern else None
+        found = _find_sentence(text, sentence)
         if found is None:
             return " ".join(s for s, _ in split_answer_sentences(text) if s not in drop)
         text = text[: found.start()] + text[found.end() :]
@@ -488,8 +494,7 @@ def cite_uncited(text: str, number: int) -> tuple[str, int]:
     for sentence, nums in split_answer_sentences(text):
         if nums or not is_factual(sentence):
             continue
-        pattern = r"\s*".join(re.escape(piece) for piece in sentence.split())
-        found = re.search(pattern, text) if pattern else None
+        found = _find_sentence(text, sentence)
         if found is None:
             continue
         body = found.group(0)

@@ -157,7 +157,7 @@ class Recommender:
         if not hits:
             result.refused = True
             return result
-        verdict = self.verdict(interest, hits) if not like_paper_id else None
+        verdict, sources = self.verdict(interest, hits) if not like_paper_id else (None, [])
         if verdict is not None:
             result.coverage, result.notice = verdict.coverage, verdict.detail
             if verdict.refused:
@@ -174,8 +174,8 @@ class Recommender:
             note = f"{moved} of {len(result.items)} picked with your library."
             result.notice = " ".join(filter(None, [result.notice, note]))
         if verdict is not None and verdict.pending:
-            later, note = self._later, filter_note(base)
-            result.pending_judge = lambda: (self.coverage.judge(*later), note)
+            note = filter_note(base)
+            result.pending_judge = lambda: (self.coverage.judge(verdict, interest, sources), note)
         if reasons and not self.finish_verdict(result):
             self.fill_reasons(result)
         return result
@@ -193,19 +193,17 @@ class Recommender:
             result.notice = " ".join(filter(None, [result.notice, note]))
         return verdict.refused
 
-    def verdict(self, interest: str, hits: list[PaperHit]) -> Verdict:
+    def verdict(self, interest: str, hits: list[PaperHit]) -> tuple[Verdict, list[Reference]]:
         """The verdict that needs no model, on the sources as the answer chain builds them (the top
         papers, within the answer's context budget when a model judges), the form its thresholds
-        were calibrated on; a quoted title may match any candidate. ``pending``: the model judges
-        those sources once the list is made (:meth:`finish_verdict`). (A judge reading the list's
+        were calibrated on; a quoted title may match any candidate; and those sources. ``pending``:
+        the model judges them once the list is made (:meth:`finish_verdict`). (A judge reading the list's
         items as the reasons prompt does would share its prefill, but it separated answerable from
         absent topics worse: docs/benchmarks.md.)"""
         budget = self.settings.evidence.context_tokens if self.chat_model is not None else 0
         evidence = self.evidence.gather(interest, hits[: self.settings.evidence.papers], budget)
         verdict = self.coverage.screen(interest, evidence, titles=[h.title for h in hits])
-        if verdict.pending:
-            self._later = (verdict, interest, references(evidence))
-        return verdict
+        return verdict, references(evidence)
 
     def listing(self, items: list[Recommendation]) -> str:
         """The best ``list_reasons`` items as the model reads them (the judge and the reasons alike)."""
