@@ -97,17 +97,25 @@ def cmd_library(args: argparse.Namespace) -> int:
             raise UserError(f"{args.paper_id} is not in your library: add it first")
         print(f"noted {args.paper_id}")
     elif action == "list":
-        _print_list(library.entries(status=args.status, tag=args.tag), args.json)
+        _print_list(library.entries(status=args.status, tag=args.tag), args.json, _filtered(args))
     else:
         print(export_library(settings, library, args.format, args.tag), end="")
     return 0
 
 
-def _print_list(entries: list[Any], as_json: bool) -> None:
+def _filtered(args: argparse.Namespace) -> str:
+    """The list's filters in words ("tagged 'lean'"), "" when none."""
+    said = [f"tagged {args.tag!r}" if args.tag else "", f"with status {args.status!r}" if args.status else ""]
+    return " and ".join(s for s in said if s)
+
+
+def _print_list(entries: list[Any], as_json: bool, filtered: str = "") -> None:
     if as_json:
         print(json.dumps([e.to_dict() for e in entries], ensure_ascii=False, indent=2))
         return
-    if not entries:
+    if not entries and filtered:
+        print(f"no paper in your library {filtered}")
+    elif not entries:
         print("your library is empty: 'assistant library add PAPER_ID' saves a paper")
     for e in entries:
         tags = f"  #{' #'.join(e.tags)}" if e.tags else ""

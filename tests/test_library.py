@@ -242,6 +242,7 @@ def test_cli_library_add_tag_list_export_remove(cli, continual):
     assert md.startswith("# My reading library") and md.count("\n- **") == 2
     assert cli("library", "remove", a)[0] == 0
     assert a not in cli("library", "list")[1]
+    assert cli("library", "list", "--tag", "nope")[1].strip() == "no paper in your library tagged 'nope'"
 
 
 def test_cli_recommend_from_library_json(cli, continual):
