@@ -233,14 +233,16 @@ class AnswerChain:
                 yield piece
 
     def _check(self, answer: Answer, text: str, papers: dict[str, dict[str, Any]]) -> None:
-        valid = {r.number for r in answer.references}
-        text = citations.normalise_markers(text)
-        text, removed = citations.drop_dangling(text, valid)
-        if removed:
-            _add_notice(answer, f"Removed citation(s) to missing source(s): {removed}.")
+        # the model can cite only what it was given: a marker to any other source is invented
+        valid = {r.number for r in model_refs(answer)}
+        text = citations.normalise_markers(citations.drop_unclosed(text))
+        removed = citations.drop_dangling(text, valid)[1]
         dropped: list[SentenceSupport] = []
-        if answer.provider != "extractive":
-            text, dropped = self._drop_non_answers(answer, text)
+        if answer.provider != "extractive":  # judged with its markers: "These algorithms are [2] and [3]."
+            text, dropped = self._drop_non_answers(answer, text, valid)
+        text = citations.drop_dangling(text, valid)[0]
+        if removed:
+            _add_notice(answer, f"Removed citation(s) to source(s) the model was not given: {removed}.")
         if answer.provider != "extractive" and len(answer.model_sources) == 1:
             text, added = citations.cite_uncited(text, answer.model_sources[0])
             if added:
@@ -257,7 +259,7 @@ class AnswerChain:
         for ref in answer.references:
             ref.cited = ref.number in cited
 
-    def _drop_non_answers(self, answer: Answer, text: str) -> tuple[str, list[SentenceSupport]]:
+    def _drop_non_answers(self, answer: Answer, text: str, valid: set[int]) -> tuple[str, list[SentenceSupport]]:
         """The model's text without the sentences that answer nothing (only titles and markers,
         the question restated), and those sentences as dropped support records; when nothing
         else is left, the evidence (the extractive answer) stands alone. A notice says so."""
@@ -275,7 +277,7 @@ class AnswerChain:
         if not left:
             # The papers the model pointed at are its answer (a lookup's title and marker): their
             # evidence stands alone; with no marker at all, the top sources' evidence does.
-            pointed = {n for d in dropped for n in d.citations}
+            pointed = {n for d in dropped for n in d.citations} & valid
             chosen = [r for r in answer.references if r.number in pointed] or answer.references
             text = extractive_answer(chosen, self.settings.evidence.extractive_lines)
             answer.provider = "extractive"

@@ -117,6 +117,14 @@ def drop_dangling(text: str, valid: set[int]) -> tuple[str, list[int]]:
     return _tidy(_rewrite(text, keep)), removed
 
 
+_UNCLOSED = re.compile(r"\s*[\[【［]\s*\d*(?:\s*[,;\-–]\s*\d*)*\s*$")
+
+
+def drop_unclosed(text: str) -> str:
+    """``text`` without a marker the model left open at its very end (``... graph. [1] [1``)."""
+    return _UNCLOSED.sub("", text)
+
+
 def strip_markers(text: str) -> str:
     """The text with every citation marker removed and spacing tidied."""
     return drop_dangling(text, set())[0]
@@ -443,15 +451,18 @@ def echoes_question(sentence: str, question: str, titles: Iterable[str] = ()) ->
     """``ECHO`` when ``sentence``, without titles and markers, says nothing the question did not:
     every content word is the question's ("[1] <title> <the user's own words>"), else "".
 
-    Needs two content words at least; never for a yes/no question, where restating it is the
-    answer ("Does S²FT save memory?" / "S²FT saves memory [1].").
+    Needs two content words at least, unless a marker stands where the answer should be
+    ("These algorithms are [2] and [3]."); never for a yes/no question, where
+    restating it is the answer ("Does S²FT save memory?" / "S²FT saves memory [1].").
     """
     if not question.strip() or _YES_NO.match(question):
         return ""
     rest, _ = _without_titles(_plain_words(strip_markers(sentence)), titles)
     content = [_stem(w) for w in rest if w not in _ECHO_FILLER]
     asked = {_stem(w) for w in _plain_words(question)}
-    return ECHO if len(content) >= 2 and all(w in asked for w in content) else ""
+    # a marker standing for the answer ("These algorithms are [2] and [3].") says no more
+    least = 0 if parse_markers(sentence) else 2
+    return ECHO if len(content) >= least and all(w in asked for w in content) else ""
 
 
 def not_an_answer(sentence: str, question: str, titles: Iterable[str]) -> str:

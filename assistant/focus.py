@@ -11,6 +11,7 @@ The reader still sees every source in the evidence block; only the model's promp
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from .records import Reference
 
@@ -26,8 +27,14 @@ _ABOUT = re.compile(
     r"\b(?:in|from|according to|by)\s+the\s+(?:[\w\-'\u2019\"\u201c\u201d]+\s+){0,10}?(?:paper|study|work|article)\b(?!s)"
     r"|\bthe (?:paper|study|work) (?:that|which|on|about|introducing|proposing|where)\b"
     r"|\bthe\s+(?:[\w\-'\u2019\"\u201c\u201d]+\s+){1,6}?(?:paper|study)\b(?!s)"  # "the symbolic program search paper"
+    r"|\b(?:in|on|of|by)\s+the\s+(?:benchmark|dataset|framework|system|method|model|optimizer)\s+"
+    r"(?:for|that|which|called|named|introduced|proposed)\b"  # "entries in the benchmark for ..."
     rf"|\b{_KIND}\s*:",
     re.IGNORECASE)
+# A question framed by one paper from its first words ("In the study that unpacks DPO vs PPO, ..."):
+# about that paper even when it compares things inside it.
+_FRAME = re.compile(r"^\W*(?:in|according to|from)\s+the\s+(?:[\w\-'\u2019\"\u201c\u201d]+\s+){0,3}?"
+                    r"(?:paper|study|work|article)\b(?!s)", re.IGNORECASE)
 _MANY = re.compile(r"\b(?:which|what|any|some|several|other|two|three|multiple)\s+(?:[\w\-]+\s+){0,2}?(?:papers|works|studies)\b"
                    r"|\bthe (?:corpus|literature)\b", re.IGNORECASE)
 MAX_NAMED = 2  # more papers named than this: the question is about all of them
@@ -39,7 +46,10 @@ def acronyms(abstract: str) -> set[str]:
 
 
 def spaced(text: str) -> str:
-    """Lower-case words joined by single spaces, for whole-word matching ("ERNIE 3.0" -> "ernie 3 0")."""
+    """Lower-case words joined by single spaces, accents dropped, for whole-word matching
+    ("ERNIE 3.0" -> "ernie 3 0", "TÜLU 3" -> "tulu 3")."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
     return " ".join(re.findall(r"[^\W_]+", text.lower()))
 
 
@@ -56,15 +66,27 @@ def named(question: str, refs: list[Reference]) -> list[Reference]:
     acronym its abstract coins."""
     asked = f" {spaced(question)} "
     tokens = set(re.findall(r"[\w\-²]+", question))
-    return [r for r in refs if ((name := short_name(r.title)) and f" {name} " in asked) or acronyms(r.abstract) & tokens]
+    return [r for r in refs if ((name := short_name(r.title)) and f" {name} " in asked) or _coins(r, refs) & tokens]
+
+
+def _coins(ref: Reference, refs: list[Reference]) -> set[str]:
+    """The acronyms ``ref``'s abstract coins that no other source uses: "DPO", defined in one
+    abstract and used in another's title, names neither."""
+    coined = acronyms(ref.abstract)
+    if not coined:
+        return coined
+    others = " ".join(f"{r.title} {r.abstract}" for r in refs if r is not ref)
+    used = set(re.findall(r"[\w\-²]+", others))
+    return coined - used
 
 
 def about_one_paper(question: str, comparing: bool = False) -> bool:
     """True when the question asks about a single paper (and not about papers, plural); a
-    comparison ("How do A and the paper on B differ?") only when it asks which paper."""
+    comparison ("How do A and the paper on B differ?") only when it asks which paper or opens
+    with the one paper it is about ("In the study that unpacks DPO vs PPO, ...")."""
     if _MANY.search(question):
         return False
-    return bool(_IDENTIFY.search(question) or (not comparing and _ABOUT.search(question)))
+    return bool(_IDENTIFY.search(question) or _FRAME.search(question) or (not comparing and _ABOUT.search(question)))
 
 
 def focus(question: str, refs: list[Reference]) -> list[Reference]:

@@ -131,7 +131,8 @@ def marker_counts(record: Mapping[str, Any]) -> tuple[int, int]:
     source of the record: ``references[*].number`` when present, else ``valid_numbers``,
     else 1..len(retrieved). Markers the chain removed before writing the record count
     as unresolved: ``dangling`` (an int or a list) or the numbers in a notice
-    "Removed citation(s) to missing source(s): ...".
+    "Removed citation(s) to source(s) the model was not given: ..." (earlier records: "to
+    missing source(s): ...").
     """
     markers = marker_uses(str(record.get("answer") or ""))
     if record.get("references"):
@@ -147,7 +148,7 @@ def marker_counts(record: Mapping[str, Any]) -> tuple[int, int]:
         extra = int(dangling)
     else:
         notice = str(record.get("notice") or "")
-        found = re.search(r"missing source\(s\):\s*(.*)", notice)
+        found = re.search(r"(?:missing source\(s\)|the model was not given):\s*(.*)", notice)
         extra = len(re.findall(r"\d+", found.group(1).split(".")[0])) if found else 0
     return sum(1 for n in markers if n in valid), len(markers) + extra
 

@@ -911,6 +911,7 @@ from assistant.citations import (  # noqa: E402
     ECHO,
     TITLES_ONLY,
     drop_sentences,
+    drop_unclosed,
     echoes_question,
     name_reason,
     names_in,
@@ -987,10 +988,32 @@ def test_echo_the_title_then_the_users_own_words(seed_papers):
     ("Cradle plays Red Dead Redemption II taking only screen images as input [1].", CRADLE_Q),
     ("S²FT cuts the memory cost of fine-tuning [1].", "Which methods cut the memory cost of fine-tuning?"),
     ("S²FT saves training memory [1].", "Does S²FT save training memory?"),  # yes/no: restating it is the answer
-    ("It plays [1].", CRADLE_Q),  # too short to tell
+    ("It plays.", CRADLE_Q),  # one word and no marker: too short to tell
+    ("It uses Cradle [1].", CRADLE_Q),  # one word beside a marker, but not the question's
 ])
 def test_echo_passes_answers(sentence, question):
     assert echoes_question(sentence, question, []) == ""
+
+
+FLAD_Q = ("In few-shot learning with auxiliary data (FLAD), what two bandit-based algorithms were proposed, "
+          "how many more auxiliary datasets can they scale to?")
+
+
+@pytest.mark.parametrize("sentence", [
+    "These algorithms are [2] and [3].",  # seen with the local model: markers where the names should be
+    "It plays [1].",
+])
+def test_a_marker_standing_where_the_answer_should_be_is_an_echo(sentence):
+    question = FLAD_Q if "algorithms" in sentence else CRADLE_Q
+    assert echoes_question(sentence, question, []) == ECHO
+
+
+def test_a_marker_left_open_at_the_end_goes():
+    """Seen with the local model: "... and a large-scale knowledge graph. [1] [1"."""
+    assert drop_unclosed("a large-scale knowledge graph. [1] [1") == "a large-scale knowledge graph. [1]"
+    assert drop_unclosed("graph [1, 2") == "graph"
+    assert drop_unclosed("graph [1].") == "graph [1]."
+    assert drop_unclosed("see [1] and [2]") == "see [1] and [2]"
 
 
 def test_echo_matches_word_forms():
