@@ -261,11 +261,16 @@ class AnswerChain:
 
     def _drop_non_answers(self, answer: Answer, text: str, valid: set[int]) -> tuple[str, list[SentenceSupport]]:
         """The model's text without the sentences that answer nothing (only titles and markers,
-        the question restated), and those sentences as dropped support records; when nothing
-        else is left, the evidence (the extractive answer) stands alone. A notice says so."""
+        the question restated, an earlier sentence again), and those sentences as dropped
+        support records; when nothing else is left, the evidence (the extractive answer) stands
+        alone. A notice says so."""
         asked = f"{answer.question} {answer.standalone_query}"
         titles = [r.title for r in answer.references]
-        found = [(s, nums, citations.not_an_answer(s, asked, titles)) for s, nums in citations.split_answer_sentences(text)]
+        found, kept = [], []
+        for s, nums in citations.split_answer_sentences(text):
+            why = citations.not_an_answer(s, asked, titles) or citations.repeats(s, kept)
+            found.append((s, nums, why))
+            kept += [] if why else [s]
         dropped = [SentenceSupport(s, nums, False, 0.0, why, dropped=True) for s, nums, why in found if why]
         if not dropped:
             return text, []
@@ -300,6 +305,8 @@ def _record(answer: Answer, verdict: Verdict) -> None:
     """What the verdict adds to the answer's record."""
     answer.gaps = verdict.detail
     answer.coverage = verdict.coverage
+    answer.coverage_needed = verdict.threshold
+    answer.standout = verdict.standout
     if verdict.judge_s is not None:
         answer.timings["judge_s"] = verdict.judge_s
 

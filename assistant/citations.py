@@ -381,6 +381,7 @@ def unknown_numbers(sentence: str, evidence_texts: list[str]) -> list[str]:
 
 TITLES_ONLY = "only titles and markers"
 ECHO = "restates the question"
+REPEAT = "repeats an earlier sentence"
 _SCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹₀₁₂₃₄₅₆₇₈₉", "01234567890123456789")
 _PLAIN_WORD = re.compile(r"[a-z0-9]+")
 _LIST_FILLER = frozenset(
@@ -472,7 +473,27 @@ def not_an_answer(sentence: str, question: str, titles: Iterable[str]) -> str:
     return titles_only(sentence, titles) or echoes_question(sentence, question, titles)
 
 
+_MIN_REPEAT_WORDS = 4
+_REPEAT_OVERLAP = 0.9
+
+
+def repeats(sentence: str, earlier: Iterable[str]) -> str:
+    """``REPEAT`` when ``sentence`` says again what an earlier one said (nine in ten of their
+    distinct words shared, markers aside), else "": the 1.5B model can loop on one sentence."""
+    have = set(_plain_words(strip_markers(sentence)))
+    if len(have) < _MIN_REPEAT_WORDS:
+        return ""
+    for other in earlier:
+        seen = set(_plain_words(strip_markers(other)))
+        if seen and len(have & seen) / len(have | seen) >= _REPEAT_OVERLAP:
+            return REPEAT
+    return ""
+
+
 _BULLET_ONLY = re.compile(r"^[ \t]*(?:>[ \t]*)?(?:[-*+•]|\d{1,3}[.)])?[ \t]*[.,;:]?[ \t]*$", re.MULTILINE)
+
+
+_MARKERS_ALONE = re.compile(r"\s*\n\s*\n[ \t]*((?:\[\d+(?:[,\-–]\s*\d+)*\][ \t]*)+)(?=\n|$)")
 
 
 def _find_sentence(text: str, sentence: str) -> re.Match | None:
@@ -494,6 +515,7 @@ def drop_sentences(text: str, drop: Iterable[str]) -> str:
             return " ".join(s for s, _ in split_answer_sentences(text) if s not in drop)
         text = text[: found.start()] + text[found.end() :]
     text = _BULLET_ONLY.sub("", text)
+    text = _MARKERS_ALONE.sub(lambda m: " " + m.group(1).strip(), text)  # "...average.\n\n[1]": back to its sentence
     return re.sub(r"\n[ \t]*(?:\n[ \t]*)+", "\n\n", text).strip()
 
 

@@ -20,8 +20,11 @@ import numpy as np
 from .focus import named as named_in
 from .records import Reference
 
-# "compared with humans" or "compared to the baseline" is a result, not a comparison of papers
-_COMPARE = re.compile(r"\b(compare[sd]?(?<!compared)|comparison|differ(?:s|ence|ent|ently)?|versus|vs\.?|contrast|"
+# "compared with humans", "compared to the baseline" or "how did it compare with earlier methods"
+# is a result, not a comparison of papers
+_AGAINST_BASELINES = (r"(?!\s+(?:with|to|against)\s+(?:the\s+)?(?:earlier|prior|previous|existing|other|older|"
+                      r"baselines?|standard|conventional|state[- ]of[- ]the[- ]art|sota|humans?)\b)")
+_COMPARE = re.compile(rf"\b(compare[sd]?(?<!compared){_AGAINST_BASELINES}|comparison|differ(?:s|ences?|ent|ently)?|versus|vs\.?|contrast|"
                       r"each (?:one|paper|of them|approach|method)?|both)\b", re.IGNORECASE)
 ASPECTS: dict[str, str] = {
     "What it does": "the method or approach this paper proposes and how it works",

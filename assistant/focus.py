@@ -63,9 +63,10 @@ def short_name(title: str) -> str:
 
 def named(question: str, refs: list[Reference]) -> list[Reference]:
     """The sources the question names: by its title's head ("UDIM", "ERNIE 3.0") or by an
-    acronym its abstract coins."""
+    acronym its abstract coins (and the question does not spell out)."""
     asked = f" {spaced(question)} "
-    tokens = set(re.findall(r"[\w\-²]+", question))
+    # an acronym the question spells out itself ("fine-tuning (PEFT)") is the user's term, not a name
+    tokens = set(re.findall(r"[\w\-²]+", question)) - acronyms(question)
     return [r for r in refs if ((name := short_name(r.title)) and f" {name} " in asked) or _coins(r, refs) & tokens]
 
 

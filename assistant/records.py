@@ -140,6 +140,8 @@ class Answer:
     retrieved: list[PaperHit] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     coverage: float | None = None  # the model's P(the sources cover the question), if judged
+    coverage_needed: float | None = None  # the P(yes) it had to reach (assistant.verdict.judge_threshold)
+    standout: float | None = None  # how far the top paper's fused score led the next one's
     gaps: str = ""  # what the question names that no paper mentions, e.g. "No paper in the corpus mentions Minecraft."
     comparison: Any = None  # a compare question's table (assistant.compare.CompareTable), shown with the evidence
     model_sources: list[int] = field(default_factory=list)  # numbers of the sources the model was given
@@ -175,6 +177,8 @@ class Answer:
             "provider": self.provider,
             "notice": self.notice,
             "coverage": None if self.coverage is None else round(self.coverage, 3),
+            "coverage_needed": self.coverage_needed,
+            "standout": None if self.standout is None else round(self.standout, 3),
             "gaps": self.gaps,
             "comparison": self.comparison.as_dict() if self.comparison is not None else None,
             "model_sources": self.model_sources,

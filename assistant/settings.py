@@ -122,6 +122,14 @@ class JudgeSettings(Group):
         0.5, "With an LLM: when the question names something rare in the corpus (in at most 0.1% of the papers, 3 "
         "at least) that a source contains (\"What is Cradle?\"), refuse only below this P(the sources cover the "
         "question).", "ASSISTANT_JUDGE_NAMED", ge=0.0, le=1.0)
+    standout: float = setting(
+        0.12, "With an LLM: the top paper stands out of the retrieval when its fused score leads the next paper's "
+        "by at least this share of its own (a question about that paper, not a near miss that several papers "
+        "half match).", "ASSISTANT_JUDGE_STANDOUT", ge=0.0, le=1.0)
+    standout_below: float = setting(
+        0.62, "With an LLM: when the top paper stands out (STANDOUT) and the question names nothing no paper "
+        "mentions, refuse only below this P(the sources cover the question) (chosen on dev and the own set, "
+        "checked on benchmarks/heldout_questions.jsonl).", "ASSISTANT_JUDGE_STANDOUT_BELOW", ge=0.0, le=1.0)
     support_threshold: float | None = setting(
         None, "Cosine to the closest cited evidence sentence needed to mark a sentence supported (its numbers, "
         "acronyms and named methods must also be in a cited abstract). Empty: the value chosen for the embedding "

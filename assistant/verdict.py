@@ -6,7 +6,8 @@ One place decides it, for answers and recommendation lists alike, from:
   and any gap refuses;
 - with one: the model's P(yes) that the sources cover the question, against
   ``judge.below``, raised to ``judge.sure`` when there is a gap, lowered to ``judge.named``
-  when the question names something rare that a source contains.
+  when the question names something rare that a source contains, or to ``judge.standout_below``
+  when the top paper stands out of the retrieval (its fused score well ahead of the next one's).
 
 :meth:`Coverage.screen` makes the decision that needs no model; :meth:`Coverage.judge` asks
 the model when the screen leaves it open. Both return a typed :class:`Verdict` with reasons.
@@ -36,6 +37,7 @@ class Verdict:
     coverage: float | None = None  # the model's P(the sources cover the question), if judged
     threshold: float | None = None  # the P(yes) it had to reach
     named: list[str] = field(default_factory=list)  # rare names found in a source
+    standout: float = 0.0  # how far the top paper's fused score leads the next one's (share of its own)
     reasons: list[str] = field(default_factory=list)
     judge_s: float | None = None
 
@@ -45,15 +47,27 @@ class Verdict:
         return self.gaps.describe()
 
 
-def judge_threshold(settings: Settings, gaps: Gaps | None, named: list[str] | None = None) -> float:
+def judge_threshold(settings: Settings, gaps: Gaps | None, named: list[str] | None = None,
+                    standout: float = 0.0) -> float:
     """P(yes) needed to answer: higher when the question names something no paper mentions,
-    lower when it names something rare that a source contains."""
+    lower when it names something rare that a source contains or when one paper stands out."""
     judge = settings.judge
     if gaps:
         return max(judge.below, judge.sure)
     if named:
         return min(judge.below, judge.named)
+    if standout >= judge.standout:
+        return min(judge.below, judge.standout_below)
     return judge.below
+
+
+def standout(hits: list) -> float:
+    """How far the best paper's fused score leads the next one's, as a share of its own (1.0 for
+    a lone hit): a paper the question is about leads; a near miss half matches several papers."""
+    scores = sorted((h.score for h in hits), reverse=True)
+    if not scores or scores[0] <= 0:
+        return 0.0
+    return 1.0 if len(scores) == 1 else (scores[0] - scores[1]) / scores[0]
 
 
 def judge_messages(refs: list[Reference], question: str) -> list[tuple[str, str]]:
@@ -96,7 +110,7 @@ class Coverage:
         abstracts = [p.get("abstract", "") for p in evidence.papers.values()]
         gaps = find_gaps(question, self.retriever.unknown_terms, known + list(titles or ()), abstracts)
         cosine = max(evidence.best, evidence.hits[0].dense) if evidence.hits else 0.0
-        verdict = Verdict(gaps=gaps, cosine=cosine)
+        verdict = Verdict(gaps=gaps, cosine=cosine, standout=standout(evidence.hits))
         if not evidence.hits:
             return _refuse(verdict, "no paper matches")
         if self.judges:
@@ -124,7 +138,7 @@ class Coverage:
         finally:
             verdict.judge_s = round(time.perf_counter() - t0, 3)
         verdict.named = self.named(question or query, refs, verdict.gaps)
-        verdict.threshold = judge_threshold(self.settings, verdict.gaps, verdict.named)
+        verdict.threshold = judge_threshold(self.settings, verdict.gaps, verdict.named, verdict.standout)
         if verdict.coverage < verdict.threshold:
             return _refuse(verdict, f"P(yes) {verdict.coverage:.2f} < {verdict.threshold}")
         return verdict

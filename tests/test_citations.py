@@ -1100,6 +1100,9 @@ def test_check_support_a_name_in_the_cited_title_counts():
     ("Papers:\n\n- [1] Title A\n- Cradle plays RDR2 [1].", ["[1] Title A"], "Papers:\n\n- Cradle plays RDR2 [1]."),
     ("Cradle plays RDR2 [1]. [1] Title A plays the game.", ["[1] Title A plays the game."], "Cradle plays RDR2 [1]."),
     ("Keep this [1].", [], "Keep this [1]."),
+    # seen: a marker left on a paragraph of its own goes back to the sentence it cited
+    ("[1] Title A. The gains are 16% on average. It restates.\n\n[1]", ["It restates."],
+     "[1] Title A. The gains are 16% on average. [1]"),
 ])
 def test_drop_sentences(text, drop, expected):
     assert drop_sentences(text, drop) == expected
@@ -1139,3 +1142,14 @@ def test_claim_checks_read_titles_as_stored_with_latex(seed_papers):
     assert raw.startswith("S$^{2}$FT")
     assert titles_only(f"[1] {seed_papers['s2ft'].display_title}", [raw]) == TITLES_ONLY
     assert unknown_names("S²FT is efficient [1].", [raw]) == []
+
+
+def test_a_sentence_said_again_is_a_repeat():
+    """Seen with the local model on a held-out lookup: one sentence looped ten times."""
+    from assistant.citations import REPEAT, repeats
+
+    loop = ("It consists of three components: a novel balanced representation learning method to address the "
+            "long-tailed problem in action recognition [1].")
+    assert repeats(loop, [loop.replace(" [1]", "")]) == REPEAT
+    assert repeats(loop, ["The method expands the sample space with spatial-temporal action exploration [1]."]) == ""
+    assert repeats("It works [1].", ["It works [1]."]) == ""  # too short to tell

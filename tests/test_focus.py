@@ -71,6 +71,15 @@ def test_an_acronym_another_source_also_uses_names_no_paper():
     assert named("By how much did PPO beat DPO?", [mcts]) == [mcts]
 
 
+def test_an_acronym_the_question_spells_out_names_no_paper():
+    """Seen: "adapters from parameter-efficient fine-tuning (PEFT)" focused on the one source that
+    happened to define PEFT, not the paper asked for."""
+    pego = ref(1, "Learn to Preserve and Diversify", "Unlike parameter-efficient fine-tuning (PEFT), we ...")
+    asked = "We have adapters from parameter-efficient fine-tuning (PEFT). Which paper routes among them?"
+    assert named(asked, [pego]) == []
+    assert named("Which PEFT method preserves generalization?", [pego]) == [pego]
+
+
 def test_named_papers_by_title_head_or_coined_acronym_as_whole_words():
     assert [r.number for r in named("How many instructions was CoEdIT tuned on?", REFS)] == [2]
     assert [r.number for r in named("What does UDIM perturb?", REFS)] == [3]
@@ -180,3 +189,15 @@ def test_a_one_source_answer_citing_sources_it_never_saw_loses_those_markers(see
     assert "not given: [2, 3]" in answer.notice
     dropped = [s for s in answer.support if s.dropped]
     assert [s.text for s in dropped] == ["These models are [2] and [3]."]
+
+
+def test_a_sentence_the_model_loops_on_is_kept_once(seeded):
+    settings, _, retriever = seeded
+    loop = "It was tuned on a large set of task-specific instructions for editing [1]. "
+    chat = RecordingChat(replies={"answer": "CoEdIT achieves state-of-the-art results on editing benchmarks [1]. "
+                                            + loop * 4})
+    answer = AnswerChain(settings, retriever, chat_model=chat).ask(
+        "How many task-specific instructions was the CoEdIT text-editing model fine-tuned on?", Conversation())
+    assert answer.text.count("task-specific instructions for editing") == 1
+    assert [s.reason for s in answer.support if s.dropped] == ["repeats an earlier sentence"] * 3
+    assert "repeats an earlier sentence" in answer.notice
