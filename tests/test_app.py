@@ -6,6 +6,8 @@ import re
 import threading
 import time
 
+from pathlib import Path
+
 import pytest
 from conftest import free_port
 from fakes import RecordingChat
@@ -385,6 +387,22 @@ def test_bibtex_cites_only_cited_papers(seeded, lean):
     assert "LeanAgent" in bib and "year =" not in bib  # Daily Papers dates have no year
     paths = write_exports(answer)
     assert [p.rsplit("/", 1)[1] for p in paths] == ["answer.md", "references.bib"]
+
+
+def test_a_process_export_folder_goes_when_it_exits(tmp_path):
+    """Each app process left its /tmp/paper-assistant-exports-* folder behind."""
+    import subprocess
+    import sys
+
+    script = ("import sys, tempfile; tempfile.tempdir = sys.argv[1]\n"
+              "from assistant.records import Answer\n"
+              "from assistant.web.export import write_exports\n"
+              "print(write_exports(Answer(question='q', text='a'))[0])\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    written = Path(done.stdout.strip())
+    assert written.is_relative_to(tmp_path) and written.name == "answer.md"
+    assert not list(tmp_path.glob("paper-assistant-exports-*"))
 
 
 # ---------------------------------------------------------------- binding and the served app

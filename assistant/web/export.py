@@ -6,6 +6,7 @@ has (no invented authors, years or venues).
 
 from __future__ import annotations
 
+import atexit
 import re
 import shutil
 import tempfile
@@ -112,10 +113,12 @@ _EXPORTS: dict[str, Path] = {}
 
 def write_exports(answer: Answer, metadata: dict[str, dict[str, Any]] | None = None,
                   keep_s: float = 3600.0) -> list[str]:
-    """answer.md and references.bib in a fresh folder (exports older than ``keep_s`` are removed)."""
+    """answer.md and references.bib in a fresh folder (exports older than ``keep_s`` are removed;
+    the process's export folder goes when it exits)."""
     root = _EXPORTS.get("root")
     if root is None or not root.exists():
         root = _EXPORTS["root"] = Path(tempfile.mkdtemp(prefix="paper-assistant-exports-"))
+        atexit.register(shutil.rmtree, root, True)
     now = time.time()
     for old in root.iterdir():
         if now - old.stat().st_mtime > keep_s:
