@@ -116,16 +116,18 @@ class JudgeSettings(Group):
         ge=0.0, le=1.0)
     sure: float = setting(
         0.8, "With an LLM: when the question names something no paper mentions (a name, acronym or quoted title), "
-        "refuse unless P(the sources cover the question) is at least this (chosen on "
+        "or no paper stands out of the retrieval (STANDOUT), refuse unless P(the sources cover the question) is "
+        "at least this (chosen on "
         "benchmarks/coverage_questions.jsonl, checked on dev).", "ASSISTANT_JUDGE_SURE", ge=0.0, le=1.0)
     named: float = setting(
         0.5, "With an LLM: when the question names something rare in the corpus (in at most 0.1% of the papers, 3 "
         "at least) that a source contains (\"What is Cradle?\"), refuse only below this P(the sources cover the "
         "question).", "ASSISTANT_JUDGE_NAMED", ge=0.0, le=1.0)
     standout: float = setting(
-        0.12, "With an LLM: the top paper stands out of the retrieval when its fused score leads the next paper's "
-        "by at least this share of its own (a question about that paper, not a near miss that several papers "
-        "half match).", "ASSISTANT_JUDGE_STANDOUT", ge=0.0, le=1.0)
+        0.10, "With an LLM: the top paper stands out of the retrieval when its fused score leads the next paper's "
+        "by at least this share of its own (a question about that paper); when none does (a near miss that "
+        "several papers half match), refuse unless P(the sources cover the question) reaches SURE. 0 turns both "
+        "off.", "ASSISTANT_JUDGE_STANDOUT", ge=0.0, le=1.0)
     standout_below: float = setting(
         0.62, "With an LLM: when the top paper stands out (STANDOUT) and the question names nothing no paper "
         "mentions, refuse only below this P(the sources cover the question) (chosen on dev and the own set, "

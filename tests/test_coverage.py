@@ -181,15 +181,33 @@ def test_standout_is_the_top_papers_lead_as_a_share_of_its_score():
 
 def test_judge_needs_less_when_the_top_paper_stands_out(seeded):
     """Paraphrased lookups whose paper led the retrieval by far were refused at P(yes) 0.66-0.70
-    with the local model; near misses that half match several papers lead by little."""
+    with the local model; near misses that half match several papers lead by little, and were
+    answered at 0.71-0.76."""
     settings, _, retriever = seeded
     q = "which paper's agent plays a cowboy open-world video game from screen pixels, with keyboard and mouse?"
     chat = RecordingChat(replies={"answer": "Cradle plays it from screen images [1]."}, p_yes=0.66)
     answer = AnswerChain(settings, retriever, chat).ask(q)
     assert answer.standout >= settings.judge.standout and answer.coverage_needed == settings.judge.standout_below
     assert not answer.refused
+    # a lead it cannot reach: no paper stands out, so the judge must be sure
     strict = settings.with_overrides(judge_standout=1.0)
-    chat = RecordingChat(replies={"answer": "Cradle plays it from screen images [1]."}, p_yes=0.66)
+    chat = RecordingChat(replies={"answer": "Cradle plays it from screen images [1]."}, p_yes=0.75)
     answer = AnswerChain(strict, retriever, chat).ask(q)
-    assert answer.refused and answer.coverage_needed == settings.judge.below
-    assert answer.to_dict()["coverage_needed"] == settings.judge.below
+    assert answer.refused and answer.coverage_needed == settings.judge.sure
+    assert answer.to_dict()["coverage_needed"] == settings.judge.sure
+    off = settings.with_overrides(judge_standout=0.0)
+    chat = RecordingChat(replies={"answer": "Cradle plays it from screen images [1]."}, p_yes=0.75)
+    answer = AnswerChain(off, retriever, chat).ask(q)
+    assert not answer.refused and answer.coverage_needed == settings.judge.below
+
+
+def test_judge_threshold_order_gaps_then_names_then_standout(seeded):
+    from assistant.coverage import Gaps
+    from assistant.verdict import judge_threshold
+
+    settings, _, _ = seeded
+    judge = settings.judge
+    assert judge_threshold(settings, Gaps(["Minecraft"]), [], 0.9) == judge.sure
+    assert judge_threshold(settings, Gaps(), ["Cradle"], 0.0) == judge.named
+    assert judge_threshold(settings, Gaps(), [], judge.standout) == judge.standout_below
+    assert judge_threshold(settings, Gaps(), [], judge.standout / 2) == judge.sure
