@@ -121,8 +121,8 @@ class JudgeSettings(Group):
         "benchmarks/coverage_questions.jsonl, checked on dev).", "ASSISTANT_JUDGE_SURE", ge=0.0, le=1.0)
     named: float = setting(
         0.5, "With an LLM: when the question names something rare in the corpus (in at most 0.1% of the papers, 3 "
-        "at least) that a source contains (\"What is Cradle?\"), refuse only below this P(the sources cover the "
-        "question).", "ASSISTANT_JUDGE_NAMED", ge=0.0, le=1.0)
+        "at least) that a source contains (\"What is Cradle?\") and no near miss is suspected (STANDOUT), refuse "
+        "only below this P(the sources cover the question).", "ASSISTANT_JUDGE_NAMED", ge=0.0, le=1.0)
     standout: float = setting(
         0.10, "With an LLM: the top paper stands out of the retrieval when its fused score leads the next paper's "
         "by at least this share of its own (a question about that paper); when none does (a near miss that "

@@ -6,9 +6,9 @@ One place decides it, for answers and recommendation lists alike, from:
   and any gap refuses;
 - with one: the model's P(yes) that the sources cover the question, against
   ``judge.below``, raised to ``judge.sure`` when there is a gap, lowered to ``judge.named``
-  when the question names something rare that a source contains; then to ``judge.standout_below``
-  when the top paper stands out of the retrieval (its fused score well ahead of the next one's),
-  and up to ``judge.sure`` when none does.
+  when the question names something rare that a source contains, or to ``judge.standout_below``
+  when the top paper stands out of the retrieval (its fused score well ahead of the next one's);
+  raised to ``judge.sure`` also when no paper stands out.
 
 :meth:`Coverage.screen` makes the decision that needs no model; :meth:`Coverage.judge` asks
 the model when the screen leaves it open. Both return a typed :class:`Verdict` with reasons.
@@ -50,19 +50,16 @@ class Verdict:
 
 def judge_threshold(settings: Settings, gaps: Gaps | None, named: list[str] | None = None,
                     standout: float = 0.0) -> float:
-    """P(yes) needed to answer: higher when the question names something no paper mentions,
-    lower when it names something rare that a source contains; then lower when one paper stands
-    out of the retrieval, higher when none does (a near miss that several papers half match)."""
+    """P(yes) needed to answer: higher when the question names something no paper mentions or
+    when no paper stands out of the retrieval (a near miss that several papers half match);
+    else lower when it names something rare that a source contains, or when one paper stands out."""
     judge = settings.judge
-    if gaps:
+    stands_out = standout >= judge.standout if judge.standout else None
+    if gaps or stands_out is False:  # a near miss: several papers half match, none leads
         return max(judge.below, judge.sure)
     if named:
         return min(judge.below, judge.named)
-    if not judge.standout:
-        return judge.below
-    if standout >= judge.standout:
-        return min(judge.below, judge.standout_below)
-    return max(judge.below, judge.sure)
+    return min(judge.below, judge.standout_below) if stands_out else judge.below
 
 
 def standout(hits: list) -> float:

@@ -201,13 +201,16 @@ def test_judge_needs_less_when_the_top_paper_stands_out(seeded):
     assert not answer.refused and answer.coverage_needed == settings.judge.below
 
 
-def test_judge_threshold_order_gaps_then_names_then_standout(seeded):
+def test_judge_threshold_order_gaps_and_near_misses_then_names_then_standout(seeded):
     from assistant.coverage import Gaps
     from assistant.verdict import judge_threshold
 
     settings, _, _ = seeded
     judge = settings.judge
     assert judge_threshold(settings, Gaps(["Minecraft"]), [], 0.9) == judge.sure
-    assert judge_threshold(settings, Gaps(), ["Cradle"], 0.0) == judge.named
+    assert judge_threshold(settings, Gaps(), ["Cradle"], 0.9) == judge.named
+    # a rare name a source has lowers the bar only when a paper leads ("Bayesian" and "LoRA" are in
+    # sources, but no paper uses Bayesian optimization to pick the LoRA rank)
+    assert judge_threshold(settings, Gaps(), ["Bayesian", "LoRA"], 0.04) == judge.sure
     assert judge_threshold(settings, Gaps(), [], judge.standout) == judge.standout_below
     assert judge_threshold(settings, Gaps(), [], judge.standout / 2) == judge.sure
