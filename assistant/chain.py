@@ -109,6 +109,8 @@ class AnswerChain:
         answer.timings["evidence_s"] = round(time.perf_counter() - started, 3)
         yield Event("evidence", answer=answer)  # the sources, before any model runs
         verdict = self.coverage.screen(question, evidence)
+        if len(model_refs(answer)) != 1:  # a topic or a comparison: several papers may match alike
+            verdict.standout = None
         if verdict.pending:
             yield Event("status", "Checking that the sources cover the question…")
             verdict = self.coverage.judge(verdict, query, model_refs(answer), question)
@@ -247,7 +249,8 @@ class AnswerChain:
             text, added = citations.cite_uncited(text, answer.model_sources[0])
             if added:
                 _add_notice(answer, f"The model was given one source: [{answer.model_sources[0]}] added to "
-                                    f"{added} sentence{'s' if added != 1 else ''} it left uncited (checked against it).")
+                                    f"{added} sentence{'s' if added != 1 else ''} that cited nothing it was given "
+                                    "(checked against it).")
         answer.text = text.strip()
         sentences = citations.split_answer_sentences(answer.text)
         evidence = {r.number: evidence_pool(r) for r in answer.references}
@@ -283,7 +286,7 @@ class AnswerChain:
             # The papers the model pointed at are its answer (a lookup's title and marker): their
             # evidence stands alone; with no marker at all, the top sources' evidence does.
             pointed = {n for d in dropped for n in d.citations} & valid
-            chosen = [r for r in answer.references if r.number in pointed] or answer.references
+            chosen = [r for r in answer.references if r.number in pointed] or model_refs(answer)
             text = extractive_answer(chosen, self.settings.evidence.extractive_lines)
             answer.provider = "extractive"
             note += "; the evidence stands alone instead" + (" (of the papers it cited)" if pointed else "")

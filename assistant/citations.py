@@ -19,6 +19,7 @@ of a line) and citation markers are dropped too.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -117,12 +118,14 @@ def drop_dangling(text: str, valid: set[int]) -> tuple[str, list[int]]:
     return _tidy(_rewrite(text, keep)), removed
 
 
-_UNCLOSED = re.compile(r"\s*[\[【［]\s*\d*(?:\s*[,;\-–]\s*\d*)*\s*$")
+_UNCLOSED = re.compile(r"[\[【［][\d ,;\-–]*$")
 
 
 def drop_unclosed(text: str) -> str:
     """``text`` without a marker the model left open at its very end (``... graph. [1] [1``)."""
-    return _UNCLOSED.sub("", text)
+    end = text.rstrip()
+    found = _UNCLOSED.search(end[-40:])
+    return end[: len(end) - len(found.group(0))].rstrip() if found else text
 
 
 def strip_markers(text: str) -> str:
@@ -452,8 +455,8 @@ def echoes_question(sentence: str, question: str, titles: Iterable[str] = ()) ->
     """``ECHO`` when ``sentence``, without titles and markers, says nothing the question did not:
     every content word is the question's ("[1] <title> <the user's own words>"), else "".
 
-    Needs two content words at least, unless a marker stands where the answer should be
-    ("These algorithms are [2] and [3]."); never for a yes/no question, where
+    Needs two content words at least, unless the sentence has a marker: then one is enough, or
+    none ("These algorithms are [2] and [3]."); never for a yes/no question, where
     restating it is the answer ("Does S²FT save memory?" / "S²FT saves memory [1].").
     """
     if not question.strip() or _YES_NO.match(question):
@@ -478,14 +481,18 @@ _REPEAT_OVERLAP = 0.9
 
 
 def repeats(sentence: str, earlier: Iterable[str]) -> str:
-    """``REPEAT`` when ``sentence`` says again what an earlier one said (nine in ten of their
-    distinct words shared, markers aside), else "": the 1.5B model can loop on one sentence."""
+    """``REPEAT`` when ``sentence`` says again what an earlier one said, of the same sources (nine
+    in ten of their distinct words shared, markers aside; its markers among the earlier one's, if
+    that one has any),
+    else "": the 1.5B model can loop on one sentence. "[2] does it too" is not a repeat of [1]."""
     have = set(_plain_words(strip_markers(sentence)))
     if len(have) < _MIN_REPEAT_WORDS:
         return ""
+    cites = set(parse_markers(sentence))
     for other in earlier:
         seen = set(_plain_words(strip_markers(other)))
-        if seen and len(have & seen) / len(have | seen) >= _REPEAT_OVERLAP:
+        theirs = set(parse_markers(other))
+        if seen and (cites <= theirs or not theirs) and len(have & seen) / len(have | seen) >= _REPEAT_OVERLAP:
             return REPEAT
     return ""
 
@@ -493,14 +500,21 @@ def repeats(sentence: str, earlier: Iterable[str]) -> str:
 _BULLET_ONLY = re.compile(r"^[ \t]*(?:>[ \t]*)?(?:[-*+•]|\d{1,3}[.)])?[ \t]*[.,;:]?[ \t]*$", re.MULTILINE)
 
 
-_MARKERS_ALONE = re.compile(r"\s*\n\s*\n[ \t]*((?:\[\d+(?:[,\-–]\s*\d+)*\][ \t]*)+)(?=\n|$)")
+_MARKERS_ALONE = re.compile(r"[ \t]*\n\n[ \t]*((?:\[\d+(?:[,\-–] ?\d+)*\][ \t]*)+)(?=\n|$)")
 
 
-def _find_sentence(text: str, sentence: str) -> re.Match | None:
-    """Where a sentence (as :func:`split_answer_sentences` gave it) stands in ``text``; the
-    whitespace between its words may differ (wrapped lines)."""
+def _find_sentence(text: str, sentence: str, last: bool = False) -> re.Match | None:
+    """Where a sentence (as :func:`split_answer_sentences` gave it) stands in ``text`` (its
+    first place, or its ``last``); the whitespace between its words may differ (wrapped lines)."""
     pattern = r"\s*".join(re.escape(piece) for piece in sentence.split())
-    return re.search(pattern, text) if pattern else None
+    if not pattern:
+        return None
+    if not last:
+        return re.search(pattern, text)
+    found = None
+    for found in re.finditer(pattern, text):
+        pass
+    return found
 
 
 def drop_sentences(text: str, drop: Iterable[str]) -> str:
@@ -509,14 +523,27 @@ def drop_sentences(text: str, drop: Iterable[str]) -> str:
     items and paragraphs left empty go; a sentence not found that way rebuilds the text from
     the sentences kept."""
     drop = list(drop)
-    for sentence in drop:
-        found = _find_sentence(text, sentence)
+    for i, sentence in enumerate(drop):
+        found = _find_sentence(text, sentence, last=True)  # a repeat goes, its first saying stays
         if found is None:
-            return " ".join(s for s, _ in split_answer_sentences(text) if s not in drop)
+            return _without(text, drop[i:])
         text = text[: found.start()] + text[found.end() :]
     text = _BULLET_ONLY.sub("", text)
+    text = re.sub(r"\n[ \t]*(?:\n[ \t]*)+", "\n\n", text)
     text = _MARKERS_ALONE.sub(lambda m: " " + m.group(1).strip(), text)  # "...average.\n\n[1]": back to its sentence
-    return re.sub(r"\n[ \t]*(?:\n[ \t]*)+", "\n\n", text).strip()
+    return text.strip()
+
+
+def _without(text: str, drop: list[str]) -> str:
+    """``text`` rebuilt from its sentences less ``drop``, each taken from the end (first copies stay)."""
+    left = Counter(drop)
+    kept = []
+    for sentence, _ in reversed(split_answer_sentences(text)):
+        if left[sentence]:
+            left[sentence] -= 1
+        else:
+            kept.append(sentence)
+    return " ".join(reversed(kept))
 
 
 def cite_uncited(text: str, number: int) -> tuple[str, int]:

@@ -27,8 +27,8 @@ _ABOUT = re.compile(
     r"\b(?:in|from|according to|by)\s+the\s+(?:[\w\-'\u2019\"\u201c\u201d]+\s+){0,10}?(?:paper|study|work|article)\b(?!s)"
     r"|\bthe (?:paper|study|work) (?:that|which|on|about|introducing|proposing|where)\b"
     r"|\bthe\s+(?:[\w\-'\u2019\"\u201c\u201d]+\s+){1,6}?(?:paper|study)\b(?!s)"  # "the symbolic program search paper"
-    r"|\b(?:in|on|of|by)\s+the\s+(?:benchmark|dataset|framework|system|method|model|optimizer)\s+"
-    r"(?:for|that|which|called|named|introduced|proposed)\b"  # "entries in the benchmark for ..."
+    r"|\bin\s+the\s+(?:benchmark|dataset)\s+(?:for|that|which|called|named|introduced|proposed)\b"  # "entries in the benchmark for"
+    r"|\bthe\s+(?:framework|system|method|model|optimizer)\s+(?:called|named|introduced|proposed)\b"
     rf"|\b{_KIND}\s*:",
     re.IGNORECASE)
 # A question framed by one paper from its first words ("In the study that unpacks DPO vs PPO, ..."):
@@ -63,11 +63,23 @@ def short_name(title: str) -> str:
 
 def named(question: str, refs: list[Reference]) -> list[Reference]:
     """The sources the question names: by its title's head ("UDIM", "ERNIE 3.0") or by an
-    acronym its abstract coins (and the question does not spell out)."""
+    acronym its abstract coins (unless the question spells it out as a term several sources use)."""
     asked = f" {spaced(question)} "
-    # an acronym the question spells out itself ("fine-tuning (PEFT)") is the user's term, not a name
-    tokens = set(re.findall(r"[\w\-²]+", question)) - acronyms(question)
+    tokens = set(re.findall(r"[\w\-²]+", question)) - _generic(question, refs)
     return [r for r in refs if ((name := short_name(r.title)) and f" {name} " in asked) or _coins(r, refs) & tokens]
+
+
+def _generic(question: str, refs: list[Reference]) -> set[str]:
+    """Acronyms the question spells out with words two sources or more use ("adapters from
+    parameter-efficient fine-tuning (PEFT)"): the user's term for a field, not a paper's name.
+    "Unknown Domain Inconsistency Minimization (UDIM)", in one abstract only, still names it."""
+    texts = [f" {spaced(r.abstract)} " for r in refs]
+    out = set()
+    for m in re.finditer(r"\(([A-Z][\w\-²]*[A-Z][\w\-²]*)\)", question):
+        words = " ".join(spaced(question[: m.start()]).split()[-3:])
+        if words and sum(f" {words} " in t for t in texts) >= 2:
+            out.add(m.group(1))
+    return out
 
 
 def _coins(ref: Reference, refs: list[Reference]) -> set[str]:

@@ -124,10 +124,10 @@ class JudgeSettings(Group):
         "at least) that a source contains (\"What is Cradle?\") and no near miss is suspected (STANDOUT), refuse "
         "only below this P(the sources cover the question).", "ASSISTANT_JUDGE_NAMED", ge=0.0, le=1.0)
     standout: float = setting(
-        0.10, "With an LLM: the top paper stands out of the retrieval when its fused score leads the next paper's "
-        "by at least this share of its own (a question about that paper); when none does (a near miss that "
-        "several papers half match), refuse unless P(the sources cover the question) reaches SURE. 0 turns both "
-        "off.", "ASSISTANT_JUDGE_STANDOUT", ge=0.0, le=1.0)
+        0.10, "With an LLM, for a question about one paper: the top paper stands out of the retrieval when its "
+        "fused score leads the next paper's by at least this share of its own; when none does (a near miss that "
+        "several papers half match), refuse unless P(the sources cover the question) reaches SURE. Topics and "
+        "lists are not read this way. 0 turns it off.", "ASSISTANT_JUDGE_STANDOUT", ge=0.0, le=1.0)
     standout_below: float = setting(
         0.62, "With an LLM: when the top paper stands out (STANDOUT) and the question names nothing no paper "
         "mentions, refuse only below this P(the sources cover the question) (chosen on dev and the own set, "

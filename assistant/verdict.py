@@ -8,7 +8,8 @@ One place decides it, for answers and recommendation lists alike, from:
   ``judge.below``, raised to ``judge.sure`` when there is a gap, lowered to ``judge.named``
   when the question names something rare that a source contains, or to ``judge.standout_below``
   when the top paper stands out of the retrieval (its fused score well ahead of the next one's);
-  raised to ``judge.sure`` also when no paper stands out.
+  for a question about one paper, raised to ``judge.sure`` also when no paper stands out (the
+  chain reads the lead only then: topics and lists match several papers alike).
 
 :meth:`Coverage.screen` makes the decision that needs no model; :meth:`Coverage.judge` asks
 the model when the screen leaves it open. Both return a typed :class:`Verdict` with reasons.
@@ -38,7 +39,9 @@ class Verdict:
     coverage: float | None = None  # the model's P(the sources cover the question), if judged
     threshold: float | None = None  # the P(yes) it had to reach
     named: list[str] = field(default_factory=list)  # rare names found in a source
-    standout: float = 0.0  # how far the top paper's fused score leads the next one's (share of its own)
+    # how far the top paper's fused score leads the next one's (share of its own); None: not used
+    # (a lone hit, a list, a question about several papers)
+    standout: float | None = None
     reasons: list[str] = field(default_factory=list)
     judge_s: float | None = None
 
@@ -49,12 +52,12 @@ class Verdict:
 
 
 def judge_threshold(settings: Settings, gaps: Gaps | None, named: list[str] | None = None,
-                    standout: float = 0.0) -> float:
+                    standout: float | None = None) -> float:
     """P(yes) needed to answer: higher when the question names something no paper mentions or
     when no paper stands out of the retrieval (a near miss that several papers half match);
     else lower when it names something rare that a source contains, or when one paper stands out."""
     judge = settings.judge
-    stands_out = standout >= judge.standout if judge.standout else None
+    stands_out = standout >= judge.standout if judge.standout and standout is not None else None
     if gaps or stands_out is False:  # a near miss: several papers half match, none leads
         return max(judge.below, judge.sure)
     if named:
@@ -62,13 +65,14 @@ def judge_threshold(settings: Settings, gaps: Gaps | None, named: list[str] | No
     return min(judge.below, judge.standout_below) if stands_out else judge.below
 
 
-def standout(hits: list) -> float:
-    """How far the best paper's fused score leads the next one's, as a share of its own (1.0 for
-    a lone hit): a paper the question is about leads; a near miss half matches several papers."""
+def standout(hits: list) -> float | None:
+    """How far the best paper's fused score leads the next one's, as a share of its own (None
+    with fewer than two hits): a paper the question is about leads; a near miss half matches
+    several papers."""
     scores = sorted((h.score for h in hits), reverse=True)
-    if not scores or scores[0] <= 0:
-        return 0.0
-    return 1.0 if len(scores) == 1 else (scores[0] - scores[1]) / scores[0]
+    if len(scores) < 2 or scores[0] <= 0:
+        return None
+    return (scores[0] - scores[1]) / scores[0]
 
 
 def judge_messages(refs: list[Reference], question: str) -> list[tuple[str, str]]:

@@ -176,7 +176,7 @@ def test_standout_is_the_top_papers_lead_as_a_share_of_its_score():
 
     assert standout([hit(1.0), hit(0.7), hit(0.5)]) == pytest.approx(0.3)
     assert standout([hit(0.5), hit(0.45)]) == pytest.approx(0.1)
-    assert standout([hit(0.8)]) == 1.0 and standout([]) == 0.0
+    assert standout([hit(0.8)]) is None and standout([]) is None  # a lone hit leads nothing
 
 
 def test_judge_needs_less_when_the_top_paper_stands_out(seeded):
@@ -214,3 +214,18 @@ def test_judge_threshold_order_gaps_and_near_misses_then_names_then_standout(see
     assert judge_threshold(settings, Gaps(), ["Bayesian", "LoRA"], 0.04) == judge.sure
     assert judge_threshold(settings, Gaps(), [], judge.standout) == judge.standout_below
     assert judge_threshold(settings, Gaps(), [], judge.standout / 2) == judge.sure
+    assert judge_threshold(settings, Gaps(), [], None) == judge.below  # not read: a list, a topic
+    assert judge_threshold(settings, Gaps(), ["Cradle"], None) == judge.named
+
+
+def test_a_topic_or_a_list_is_not_held_to_the_near_miss_bar(seeded):
+    """Topics and lists match several papers alike: their flat top is no near miss."""
+    settings, _, retriever = seeded
+    strict = settings.with_overrides(judge_standout=1.0)  # no paper could lead enough
+    chat = RecordingChat(replies={"answer": "Several papers study it [1][2]."}, p_yes=0.75)
+    topic = AnswerChain(strict, retriever, chat).ask("What does the corpus say about domain generalization?")
+    assert len(topic.model_sources) > 1 and topic.standout is None
+    assert not topic.refused and topic.coverage_needed == settings.judge.below
+    chat = RecordingChat(replies={"answer": "x", "recommend": "1. It fits."}, p_yes=0.75)
+    result = Recommender(strict, retriever, chat_model=chat).recommend("papers on domain generalization", n=3)
+    assert not result.refused and result.items  # P(yes) 0.75: under SURE, over BELOW

@@ -71,13 +71,25 @@ def test_an_acronym_another_source_also_uses_names_no_paper():
     assert named("By how much did PPO beat DPO?", [mcts]) == [mcts]
 
 
-def test_an_acronym_the_question_spells_out_names_no_paper():
+def test_an_acronym_the_question_spells_out_as_a_common_term_names_no_paper():
     """Seen: "adapters from parameter-efficient fine-tuning (PEFT)" focused on the one source that
-    happened to define PEFT, not the paper asked for."""
+    happened to define PEFT, not the paper asked for, whose abstract uses the same words."""
     pego = ref(1, "Learn to Preserve and Diversify", "Unlike parameter-efficient fine-tuning (PEFT), we ...")
+    route = ref(2, "Learning to Route Among Specialized Experts", "Experts from parameter-efficient fine-tuning.")
     asked = "We have adapters from parameter-efficient fine-tuning (PEFT). Which paper routes among them?"
-    assert named(asked, [pego]) == []
-    assert named("Which PEFT method preserves generalization?", [pego]) == [pego]
+    assert named(asked, [pego, route]) == []
+    assert named("Which PEFT method preserves generalization?", [pego, route]) == [pego]
+    # spelled out with words only its paper uses, the acronym still names it
+    assert named("How does Unknown Domain Inconsistency Minimization (UDIM) work?", REFS) == [REFS[2]]
+
+
+@pytest.mark.parametrize("question", [
+    "How does accuracy depend on the model that generates the training labels?",
+    "Why does the choice of the optimizer for large-batch training matter?",
+    "What are common failure modes of the system for retrieval-augmented generation?",
+])
+def test_a_topic_naming_a_model_or_system_is_not_one_paper(question):
+    assert not about_one_paper(question)
 
 
 def test_named_papers_by_title_head_or_coined_acronym_as_whole_words():
@@ -201,3 +213,13 @@ def test_a_sentence_the_model_loops_on_is_kept_once(seeded):
     assert answer.text.count("task-specific instructions for editing") == 1
     assert [s.reason for s in answer.support if s.dropped] == ["repeats an earlier sentence"] * 3
     assert "repeats an earlier sentence" in answer.notice
+
+
+def test_nothing_left_of_a_one_source_answer_leaves_that_sources_evidence(seeded):
+    settings, _, retriever = seeded
+    chat = RecordingChat(replies={"answer": "These models are [2] and [3]."})
+    answer = AnswerChain(settings, retriever, chat_model=chat).ask(
+        "How many task-specific instructions was the CoEdIT text-editing model fine-tuned on?", Conversation())
+    assert answer.provider == "extractive" and "the evidence stands alone" in answer.notice
+    assert answer.text.count("[1]") >= 1 and "[2]" not in answer.text
+    assert [r.number for r in answer.references if r.cited] == [1]
