@@ -20,7 +20,8 @@ _KIND = r"(?:paper|work|study|article|method|system|model|dataset|benchmark|appr
 _IDENTIFY = re.compile(
     rf"\b(?:which|what)\s+(?:[\w\-]+\s+){{0,3}}?{_KIND}\b(?!s)"
     rf"|\bis there (?:a|an|any)\s+(?:[\w\-]+\s+){{0,4}}?{_KIND}\b(?!s)"
-    rf"|\b(?:looking for|i need|find me|point me to|name)\s+(?:a|an|the)\s+(?:[\w\-]+\s+){{0,4}}?{_KIND}\b(?!s)",
+    rf"|\b(?:looking for|i need|find me|point me to|name)\s+(?:a|an|the)\s+(?:[\w\-]+\s+){{0,4}}?{_KIND}\b(?!s)"
+    r"|\bwhat(?:'s|\s+is|\s+was)\s+the\s+name\s+of\b",  # "What is the name of the ... benchmark"
     re.IGNORECASE)
 # Asking about one paper it describes: "In the study on ...", "According to the S3FT paper", "The X paper: ...".
 _ABOUT = re.compile(

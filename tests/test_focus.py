@@ -29,6 +29,7 @@ REFS = [ref(1, "Crafting Distribution Shifts", "We craft shifts."),
     "According to the S3FT paper, how much does fine-tuning degrade MMLU?",
     "The 'less is more' reasoning paper: how many samples does it use?",
     "What optimizer came out of the symbolic program search paper?",
+    "What is the name of the time-to-result benchmark for comparing training algorithms?",
 ])
 def test_questions_about_one_paper(question):
     assert about_one_paper(question)
