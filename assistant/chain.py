@@ -108,9 +108,7 @@ class AnswerChain:
         answer.comparison = self.comparison(asked, answer.references, evidence)
         answer.timings["evidence_s"] = round(time.perf_counter() - started, 3)
         yield Event("evidence", answer=answer)  # the sources, before any model runs
-        verdict = self.coverage.screen(question, evidence)
-        if len(model_refs(answer)) != 1:  # a topic or a comparison: several papers may match alike
-            verdict.standout = None
+        verdict = self.coverage.screen(question, evidence, lead=len(model_refs(answer)) == 1)
         if verdict.pending:
             yield Event("status", "Checking that the sources cover the question…")
             verdict = self.coverage.judge(verdict, query, model_refs(answer), question)
@@ -238,7 +236,7 @@ class AnswerChain:
         # the model can cite only what it was given: a marker to any other source is invented
         valid = {r.number for r in model_refs(answer)}
         text = citations.normalise_markers(citations.drop_unclosed(text))
-        removed = citations.drop_dangling(text, valid)[1]
+        removed = [n for n in dict.fromkeys(citations.marker_uses(text)) if n not in valid]
         dropped: list[SentenceSupport] = []
         if answer.provider != "extractive":  # judged with its markers: "These algorithms are [2] and [3]."
             text, dropped = self._drop_non_answers(answer, text, valid)
@@ -273,7 +271,8 @@ class AnswerChain:
         for s, nums in citations.split_answer_sentences(text):
             why = citations.not_an_answer(s, asked, titles) or citations.repeats(s, kept)
             found.append((s, nums, why))
-            kept += [] if why else [s]
+            if not why:
+                kept.append(s)
         dropped = [SentenceSupport(s, nums, False, 0.0, why, dropped=True) for s, nums, why in found if why]
         if not dropped:
             return text, []

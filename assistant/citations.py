@@ -483,8 +483,8 @@ _REPEAT_OVERLAP = 0.9
 def repeats(sentence: str, earlier: Iterable[str]) -> str:
     """``REPEAT`` when ``sentence`` says again what an earlier one said, of the same sources (nine
     in ten of their distinct words shared, markers aside; its markers among the earlier one's, if
-    that one has any),
-    else "": the 1.5B model can loop on one sentence. "[2] does it too" is not a repeat of [1]."""
+    that one has any), else "": the 1.5B model can loop on one sentence. "[2] does it too" is not
+    a repeat of [1]."""
     have = set(_plain_words(strip_markers(sentence)))
     if len(have) < _MIN_REPEAT_WORDS:
         return ""

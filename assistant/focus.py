@@ -39,6 +39,7 @@ _FRAME = re.compile(r"^\W*(?:in|according to|from)\s+the\s+(?:[\w\-'\u2019\"\u20
 _MANY = re.compile(r"\b(?:which|what|any|some|several|other|two|three|multiple)\s+(?:[\w\-]+\s+){0,2}?(?:papers|works|studies)\b"
                    r"|\bthe (?:corpus|literature)\b", re.IGNORECASE)
 MAX_NAMED = 2  # more papers named than this: the question is about all of them
+_TOKENS = re.compile(r"[\w\-²]+")
 
 
 def acronyms(abstract: str) -> set[str]:
@@ -66,8 +67,9 @@ def named(question: str, refs: list[Reference]) -> list[Reference]:
     """The sources the question names: by its title's head ("UDIM", "ERNIE 3.0") or by an
     acronym its abstract coins (unless the question spells it out as a term several sources use)."""
     asked = f" {spaced(question)} "
-    tokens = set(re.findall(r"[\w\-²]+", question)) - _generic(question, refs)
-    return [r for r in refs if ((name := short_name(r.title)) and f" {name} " in asked) or _coins(r, refs) & tokens]
+    tokens = set(_TOKENS.findall(question)) - _generic(question, refs)
+    coined = _coined(refs)
+    return [r for r, own in zip(refs, coined) if ((name := short_name(r.title)) and f" {name} " in asked) or own & tokens]
 
 
 def _generic(question: str, refs: list[Reference]) -> set[str]:
@@ -83,15 +85,11 @@ def _generic(question: str, refs: list[Reference]) -> set[str]:
     return out
 
 
-def _coins(ref: Reference, refs: list[Reference]) -> set[str]:
-    """The acronyms ``ref``'s abstract coins that no other source uses: "DPO", defined in one
-    abstract and used in another's title, names neither."""
-    coined = acronyms(ref.abstract)
-    if not coined:
-        return coined
-    others = " ".join(f"{r.title} {r.abstract}" for r in refs if r is not ref)
-    used = set(re.findall(r"[\w\-²]+", others))
-    return coined - used
+def _coined(refs: list[Reference]) -> list[set[str]]:
+    """Per source, the acronyms its abstract coins that no other source uses: "DPO", defined in
+    one abstract and used in another's title, names neither."""
+    used = [set(_TOKENS.findall(f"{r.title} {r.abstract}")) for r in refs]
+    return [acronyms(r.abstract) - set().union(*(u for j, u in enumerate(used) if j != i)) for i, r in enumerate(refs)]
 
 
 def about_one_paper(question: str, comparing: bool = False) -> bool:

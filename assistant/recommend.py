@@ -203,7 +203,6 @@ class Recommender:
         budget = self.settings.evidence.context_tokens if self.chat_model is not None else 0
         evidence = self.evidence.gather(interest, hits[: self.settings.evidence.papers], budget)
         verdict = self.coverage.screen(interest, evidence, titles=[h.title for h in hits])
-        verdict.standout = None  # a list's interest matches many papers alike: no lead to read
         return verdict, references(evidence)
 
     def listing(self, items: list[Recommendation]) -> str:

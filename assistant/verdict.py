@@ -108,14 +108,16 @@ class Coverage:
     def judges(self) -> bool:
         return self.chat_model is not None and self.settings.judge.below > 0
 
-    def screen(self, question: str, evidence: Evidence, titles: list[str] | None = None) -> Verdict:
+    def screen(self, question: str, evidence: Evidence, titles: list[str] | None = None,
+               lead: bool = False) -> Verdict:
         """The decision that needs no model. ``titles``: more titles a quoted title may match
-        (a recommendation list's whole candidate list)."""
+        (a recommendation list's whole candidate list); ``lead``: read how far the top paper
+        leads (a question about one paper; topics and lists match several papers alike)."""
         known = [h.title for h in evidence.hits] + [p.get("display_title", "") for p in evidence.papers.values()]
         abstracts = [p.get("abstract", "") for p in evidence.papers.values()]
         gaps = find_gaps(question, self.retriever.unknown_terms, known + list(titles or ()), abstracts)
         cosine = max(evidence.best, evidence.hits[0].dense) if evidence.hits else 0.0
-        verdict = Verdict(gaps=gaps, cosine=cosine, standout=standout(evidence.hits))
+        verdict = Verdict(gaps=gaps, cosine=cosine, standout=standout(evidence.hits) if lead else None)
         if not evidence.hits:
             return _refuse(verdict, "no paper matches")
         if self.judges:
