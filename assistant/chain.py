@@ -137,7 +137,7 @@ class AnswerChain:
         if len(chosen) == len(refs):
             return refs, [r.number for r in refs]
         most = 10 if self.chat_model is not None else self.settings.evidence.extractive_lines
-        chosen = widen(chosen, evidence, self.settings.evidence.context_tokens, most)
+        chosen = widen(chosen, evidence, self.settings.evidence.focus_tokens, most)
         picked = {c.paper_id for c in chosen}
         rest = [r for r in refs if r.paper_id not in picked]
         ordered = [replace(r, number=i) for i, r in enumerate(chosen + rest, 1)]

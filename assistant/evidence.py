@@ -29,7 +29,8 @@ class Evidence:
     sentences: dict[str, list[tuple[int, int]]]  # paper_id -> chosen sentence spans
     best: float  # best sentence-question cosine among the sources
     table: dict[str, StoredSentences] = field(default_factory=dict)  # every source's sentences and vectors
-    query: Any = None  # the query's vector the sentences were ranked by
+    query: Any = None  # the query's vector
+    ranking: dict[str, np.ndarray] = field(default_factory=dict)  # per source, its sentences' scores (table order)
 
 
 def approx_tokens(text: str) -> int:
@@ -61,10 +62,12 @@ def fit_budget(order: list[str], titles: dict[str, str], ranked: dict[str, list[
 class EvidenceBuilder:
     """Chooses evidence sentences from the store's papers with the query's embedding."""
 
-    def __init__(self, settings: Settings, store: Any, embeddings: Any) -> None:
+    def __init__(self, settings: Settings, store: Any, embeddings: Any,
+                 scorer: Callable[[str, list[str], np.ndarray], np.ndarray] | None = None) -> None:
         self.settings = settings
         self.store = store
         self.embeddings = embeddings
+        self.scorer = scorer  # (question, sentences, their cosines) -> the order to choose them in, higher first
 
     def gather(self, query: str, hits: list[PaperHit], budget: int = 0) -> Evidence:
         """Sources for ``query`` from ``hits`` (best first); ``budget``: tokens of sources
@@ -78,18 +81,27 @@ class EvidenceBuilder:
         texts = [text for rows in table.values() for text in rows.texts]
         qvec = self.query_vector(query)
         sims = np.concatenate([rows.vectors for rows in table.values()]) @ qvec
+        scores = self.rescore(query, texts, sims)
         ranked: dict[str, list[int]] = {pid: [] for pid in papers}
-        for i in np.argsort(-sims, kind="stable").tolist():
+        for i in np.argsort(-scores, kind="stable").tolist():
             ranked[flat[i][0]].append(i)
         if budget:
             order = [h.paper_id for h in hits if ranked.get(h.paper_id)]
             titles = {pid: papers[pid].get("title", "") for pid in order}
-            picked = fit_budget(order, titles, ranked, texts, sims, budget, per_paper)
+            picked = fit_budget(order, titles, ranked, texts, scores, budget, per_paper)
         else:
             picked = {pid: idx[:per_paper] for pid, idx in ranked.items() if idx}
         chosen = {pid: sorted(flat[i][1] for i in idx) for pid, idx in picked.items()}
         kept = [h for h in hits if h.paper_id in chosen]
-        return Evidence(kept, {pid: papers[pid] for pid in chosen}, chosen, float(sims.max()), table, qvec)
+        return Evidence(kept, {pid: papers[pid] for pid in chosen}, chosen, float(sims.max()), table, qvec,
+                        per_source(table, scores))
+
+    def rescore(self, query: str, texts: list[str], sims: np.ndarray) -> np.ndarray:
+        """The scores sentences are chosen by: their cosine to the query, unless a scorer is set
+        (benchmarks/evidence_rerank.py measures a cross-encoder's; it is not adopted)."""
+        if self.scorer is None or not len(texts):
+            return sims
+        return np.asarray(self.scorer(query, texts, sims), dtype=np.float32)
 
     def query_vector(self, text: str) -> np.ndarray:
         return np.asarray(self.embeddings.embed_array([text])[0], dtype=np.float32)
@@ -139,6 +151,15 @@ class EvidenceBuilder:
         return out
 
 
+def per_source(table: dict[str, StoredSentences], scores: np.ndarray) -> dict[str, np.ndarray]:
+    """``scores`` of the flattened ``table`` split back into one array per source."""
+    out, at = {}, 0
+    for pid, rows in table.items():
+        out[pid] = scores[at : at + len(rows.spans)]
+        at += len(rows.spans)
+    return out
+
+
 def widen(refs: list[Reference], evidence: Evidence, budget: int, most: int = 10) -> list[Reference]:
     """``refs`` with more of their abstracts: each paper's sentences closest to the query, best
     first, while they fit its share of ``budget`` tokens (at least its evidence so far, at most
@@ -146,11 +167,11 @@ def widen(refs: list[Reference], evidence: Evidence, budget: int, most: int = 10
     share = budget // max(len(refs), 1)
     out = []
     for ref in refs:
-        rows = evidence.table.get(ref.paper_id)
-        if rows is None or evidence.query is None or not len(rows.spans):
+        rows, scores = evidence.table.get(ref.paper_id), evidence.ranking.get(ref.paper_id)
+        if rows is None or scores is None or not len(rows.spans):
             out.append(ref)
             continue
-        order = np.argsort(-(rows.vectors @ evidence.query), kind="stable").tolist()
+        order = np.argsort(-scores, kind="stable").tolist()
         keep, left = [], share - approx_tokens(ref.title) - 3
         for i in order[:most]:
             if approx_tokens(rows.texts[i]) <= left or len(keep) < len(ref.evidence):
