@@ -78,19 +78,42 @@ def _is_named(token: str, first_in_sentence: bool) -> bool:
     return token[0].isupper() and not first_in_sentence  # Minecraft, AlphaFold mid-sentence
 
 
+def _named_runs(question: str) -> list[list[str]]:
+    """Per run of named tokens written together (one space apart: "Red Dead Redemption II"),
+    its tokens; quoted spans left out, suffixes like ``-style`` dropped."""
+    runs: list[list[str]] = []
+    for sentence in _SENTENCE.split(_without_quotes(question)):
+        end = -2
+        for i, match in enumerate(_TOKEN.finditer(sentence)):
+            token = _strip(match.group(0))
+            if not (token and _is_named(token, first_in_sentence=i == 0)):
+                continue
+            if runs and sentence[end : match.start()] == " ":
+                runs[-1].append(token)
+            else:
+                runs.append([token])
+            end = match.end()
+    return runs
+
+
 def named_terms(question: str) -> list[str]:
-    """Proper names, acronyms and mixed-case or alphanumeric terms in the question.
+    """Proper names, acronyms and mixed-case or alphanumeric terms in the question, one token
+    each (see :func:`name_phrases` for names of several words).
 
     Quoted spans are left out (see :func:`missing_titles`); a capitalised word that starts a
     sentence is not taken as a name; suffixes like ``-style`` are dropped.
     """
     seen: dict[str, str] = {}
-    for sentence in _SENTENCE.split(_without_quotes(question)):
-        for i, match in enumerate(_TOKEN.finditer(sentence)):
-            token = _strip(match.group(0))
-            if token and _is_named(token, first_in_sentence=i == 0):
-                seen.setdefault(token.lower(), token)
+    for token in (t for run in _named_runs(question) for t in run):
+        seen.setdefault(token.lower(), token)
     return list(seen.values())
+
+
+def name_phrases(question: str) -> list[str]:
+    """The question's names as written: adjacent named tokens form one ("Action Genome",
+    "Red Dead Redemption II"), so a source that has only one of the words ("Visual Genome")
+    does not contain the name."""
+    return list(dict.fromkeys(" ".join(run) for run in _named_runs(question)))
 
 
 def unknown_terms(terms: Iterable[str], tokenize: Callable[[str], list[str]], vocabulary: Callable[[str], bool]) -> list[str]:
@@ -106,16 +129,17 @@ def unknown_terms(terms: Iterable[str], tokenize: Callable[[str], list[str]], vo
 def rare_matches(terms: Iterable[str], tokenize: Callable[[str], list[str]], doc_freq: Callable[[str], int | None],
                  texts: Iterable[str], limit: int) -> list[str]:
     """Terms that are rare in the corpus (their rarest word in at most ``limit`` papers) and
-    whose every word occurs in one of ``texts`` (the sources): the question names what a
-    source is about (``Cradle``, ``Red Dead Redemption``), not a word every paper uses (``LLM``)."""
-    bags = [set(tokenize(t)) for t in texts]
+    that occur in one of ``texts`` (the sources), their words in order and together: the
+    question names what a source is about (``Cradle``, ``Red Dead Redemption``), not a word
+    every paper uses (``LLM``) nor one word of another name (``Genome`` of Visual Genome)."""
+    sources = [" ".join(tokenize(t)) for t in texts]
     out = []
     for term in terms:
         tokens = tokenize(term)
         freqs = [doc_freq(t) for t in tokens]
         if not tokens or any(f is None for f in freqs) or min(f for f in freqs if f is not None) > limit:
             continue
-        if any(set(tokens) <= bag for bag in bags):
+        if any(f" {' '.join(tokens)} " in f" {source} " for source in sources):
             out.append(term)
     return out
 

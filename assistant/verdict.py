@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .coverage import Gaps, find_gaps, named_terms
+from .coverage import Gaps, find_gaps, name_phrases
 from .evidence import Evidence, format_sources
 from .prompts import load as load_prompt
 from .records import Reference
@@ -153,7 +153,7 @@ class Coverage:
     def named(self, question: str, refs: list[Reference], gaps: Gaps | None = None) -> list[str]:
         """What the question names that is rare in the corpus and in a source (lowers the judge's bar)."""
         missing = set(gaps.terms) if gaps else set()
-        terms = [t for t in named_terms(question) if t not in missing]
+        terms = [t for t in name_phrases(question) if not missing & set(t.split())]
         return self.retriever.rare_named(terms, [f"{r.title}. {r.abstract}" for r in refs])
 
 
