@@ -100,7 +100,7 @@ class EvidenceSettings(Group):
         "token) put in the prompt. The local model's first token waits for the prefill of the whole prompt; see "
         "docs/benchmarks.md for the size chosen. 0: no limit.", ge=0, le=32000)
     focus_tokens: int = setting(
-        200, "With an LLM, when the answer is written from the paper(s) the question is about (assistant/focus.py): "
+        250, "With an LLM, when the answer is written from the paper(s) the question is about (assistant/focus.py): "
         "most tokens of their sentences in the prompt, the closest to the question first (5 characters per token; "
         "see docs/benchmarks.md for the size chosen).", "ASSISTANT_FOCUS_TOKENS", ge=50, le=32000)
     per_paper: int = setting(2, "Evidence sentences per source.", "ASSISTANT_EVIDENCE_PER_PAPER", ge=1, le=10)
