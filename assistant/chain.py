@@ -243,22 +243,35 @@ class AnswerChain:
         text = citations.drop_dangling(text, valid)[0]
         if removed:
             _add_notice(answer, f"Removed citation(s) to source(s) the model was not given: {removed}.")
-        if answer.provider != "extractive" and len(answer.model_sources) == 1:
-            text, added = citations.cite_uncited(text, answer.model_sources[0])
-            if added:
-                _add_notice(answer, f"The model was given one source: [{answer.model_sources[0]}] added to "
-                                    f"{added} sentence{'s' if added != 1 else ''} that cited nothing it was given "
-                                    "(checked against it).")
-        answer.text = text.strip()
-        sentences = citations.split_answer_sentences(answer.text)
         evidence = {r.number: evidence_pool(r) for r in answer.references}
         titles = {r.number: r.title for r in answer.references}
         embed = self.evidence.embedder_for(papers)  # the sources' records: no second store read
+        if answer.provider != "extractive":
+            text = self._cite_uncited(answer, text, {n: evidence[n] for n in valid if n in evidence}, embed, titles)
+        answer.text = text.strip()
+        sentences = citations.split_answer_sentences(answer.text)
         answer.support = citations.check_support(sentences, evidence, embed,
                                                  self.settings.support_threshold, titles) + dropped
         cited = {n for _, nums in sentences for n in nums}
         for ref in answer.references:
             ref.cited = ref.number in cited
+
+    def _cite_uncited(self, answer: Answer, text: str, given: dict[int, list[str]], embed: Any,
+                      titles: dict[int, str]) -> str:
+        """``text`` with each factual sentence that cites nothing cited: to the one source the
+        model was given, or else to the given source that supports it best (none if none does);
+        a notice says so. Each is then checked against what it cites, like any other."""
+        one = len(answer.model_sources) == 1
+        choose = answer.model_sources[0] if one else (
+            lambda s: citations.best_supporting(s, given, embed, self.settings.support_threshold, titles))
+        text, added = citations.cite_uncited(text, choose)
+        many = f"{added} sentence{'s' if added != 1 else ''} that cited nothing"
+        if added and one:
+            _add_notice(answer, f"The model was given one source: [{choose}] added to {many} it was given "
+                                "(checked against it).")
+        elif added:
+            _add_notice(answer, f"A citation added to {many}: the source given to the model that supports it.")
+        return text
 
     def _drop_non_answers(self, answer: Answer, text: str, valid: set[int]) -> tuple[str, list[SentenceSupport]]:
         """The model's text without the sentences that answer nothing (only titles and markers,

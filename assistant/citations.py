@@ -546,15 +546,18 @@ def _without(text: str, drop: list[str]) -> str:
     return " ".join(reversed(kept))
 
 
-def cite_uncited(text: str, number: int) -> tuple[str, int]:
-    """``text`` with ``[number]`` added to each factual sentence that cites nothing (before its
-    closing punctuation), and how many were: for an answer written from one source, where a
-    sentence without a marker can only be about that source (it is still checked against it)."""
+def cite_uncited(text: str, choose: int | Callable[[str], int | None]) -> tuple[str, int]:
+    """``text`` with a marker added to each factual sentence that cites nothing (before its
+    closing punctuation), and how many got one. ``choose``: the number to cite (an answer
+    written from one source, where a sentence without a marker can only be about it), or a
+    function of the sentence giving its number or None (the source that supports it); the
+    sentence is still checked against what it then cites."""
     added = 0
     for sentence, nums in split_answer_sentences(text):
         if nums or not is_factual(sentence):
             continue
-        found = _find_sentence(text, sentence)
+        number = choose if isinstance(choose, int) else choose(sentence)
+        found = _find_sentence(text, sentence) if number is not None else None
         if found is None:
             continue
         body = found.group(0)
@@ -562,6 +565,15 @@ def cite_uncited(text: str, number: int) -> tuple[str, int]:
         text = f"{text[: found.start()]}{body[:end]} [{number}]{body[end:]}{text[found.end():]}"
         added += 1
     return text, added
+
+
+def best_supporting(sentence: str, evidence: dict[int, list[str]], embed: Callable[[list[str]], np.ndarray],
+                    threshold: float, titles: dict[int, str] | None = None) -> int | None:
+    """The source (of ``evidence``'s) that supports ``sentence`` best, every check passed, or
+    None when none does: post-hoc attribution of a sentence the model left uncited."""
+    judged = [check_support([(sentence, [n])], evidence, embed, threshold, titles)[0] for n in evidence]
+    supported = [(j.score, n) for j, n in zip(judged, evidence) if j.supported]
+    return max(supported)[1] if supported else None
 
 
 _SMALL = r"(?:a|an|the|of|for|in|on|with|and|to|via|by|from|as|is|at|or|vs)\b"

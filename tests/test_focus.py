@@ -168,6 +168,22 @@ def test_a_one_source_answer_has_its_uncited_sentences_checked_against_that_sour
     assert all(s.citations == [1] for s in answer.support if not s.dropped)
 
 
+def test_an_uncited_sentence_of_a_many_source_answer_cites_the_source_that_supports_it(seeded):
+    """Seen on dev F02 with the local model: a correct answer from three sources, no marker at all."""
+    settings, _, retriever = seeded
+    chat = RecordingChat(replies={"answer": "CoEdIT is an instruction-tuned text editing model fine-tuned on "
+                                            "task-specific instructions. Bananas grow best in tropical climates."})
+    answer = AnswerChain(settings, retriever, chat_model=chat).ask(
+        "What does the corpus say about instruction tuning for text editing?", Conversation())
+    assert len(answer.model_sources) > 1
+    coedit = next(r.number for r in answer.references if r.title.startswith("CoEdIT"))
+    assert f"instructions [{coedit}]." in answer.text and "Bananas grow best in tropical climates." in answer.text
+    assert "A citation added to 1 sentence that cited nothing" in answer.notice
+    [edit, banana] = [s for s in answer.support if not s.dropped]
+    assert (edit.citations, edit.supported) == ([coedit], True)
+    assert (banana.citations, banana.reason) == ([], "no citation")
+
+
 def test_a_paper_title_no_source_has_is_flagged():
     """Seen with the local model: asked for a paper the corpus lacks, it gave its one source an
     invented title."""
