@@ -136,6 +136,13 @@ class JudgeSettings(Group):
         0.62, "With an LLM: when the top paper stands out (STANDOUT) and the question names nothing no paper "
         "mentions, refuse only below this P(the sources cover the question) (chosen on dev and the own set, "
         "checked on benchmarks/heldout_questions.jsonl).", "ASSISTANT_JUDGE_STANDOUT_BELOW", ge=0.0, le=1.0)
+    clear_lead: float = setting(
+        0.30, "With an LLM, for a question about one paper: when the top paper's fused score leads the next "
+        "paper's by at least this share of its own and the question names nothing no paper mentions, answer "
+        "without the model judge (its prefill costs about 1 s before the first token). On dev, the own set and "
+        "benchmarks/heldout_questions.jsonl every absent question led by 0.20 at most, and every answerable one "
+        "leading by 0.30 or more was judged covered. 0: always judge.", "ASSISTANT_JUDGE_CLEAR_LEAD",
+        ge=0.0, le=1.0)
     support_threshold: float | None = setting(
         None, "Cosine to the closest cited evidence sentence needed to mark a sentence supported (its numbers, "
         "acronyms and named methods must also be in a cited abstract). Empty: the value chosen for the embedding "

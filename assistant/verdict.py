@@ -9,7 +9,8 @@ One place decides it, for answers and recommendation lists alike, from:
   when the question names something rare that a source contains, or to ``judge.standout_below``
   when the top paper stands out of the retrieval (its fused score well ahead of the next one's);
   for a question about one paper, raised to ``judge.sure`` also when no paper stands out (the
-  chain reads the lead only then: topics and lists match several papers alike).
+  chain reads the lead only then: topics and lists match several papers alike), and not asked
+  at all when the top paper leads by ``judge.clear_lead`` or more and nothing named is missing.
 
 :meth:`Coverage.screen` makes the decision that needs no model; :meth:`Coverage.judge` asks
 the model when the screen leaves it open. Both return a typed :class:`Verdict` with reasons.
@@ -121,6 +122,10 @@ class Coverage:
         if not evidence.hits:
             return _refuse(verdict, "no paper matches")
         if self.judges:
+            clear = self.settings.judge.clear_lead
+            if clear and not gaps and verdict.standout is not None and verdict.standout >= clear:
+                verdict.reasons.append(f"the top paper leads by {verdict.standout:.2f} >= {clear}: not judged")
+                return verdict
             verdict.pending = True
             return verdict
         if gaps:

@@ -27,8 +27,9 @@ def chain_with(seeded, answer, judge=None):
     settings, _, retriever = seeded
     if judge is None:
         chat = RecordingChat(replies={"answer": answer})
-    else:
+    else:  # the judge's reply is what is tested: asked even when one paper leads by far
         chat = ReplyJudgedChat(replies={"answer": answer, "judge": judge})
+        settings = settings.with_overrides(judge_clear_lead=0.0)
     return AnswerChain(settings, retriever, chat)
 
 

@@ -160,6 +160,7 @@ def test_judge_needs_less_when_a_rare_name_is_in_a_source(seeded):
     question names the top source's system."""
 
     settings, _, retriever = seeded
+    settings = settings.with_overrides(judge_clear_lead=0.0)  # always judged
     chat = RecordingChat(replies={"answer": "Cradle is an agent framework [1]."}, p_yes=0.6)
     named = AnswerChain(settings, retriever, chat).ask("What is Cradle?")
     assert not named.refused and named.references[0].title.startswith("Towards General Computer Control")
@@ -204,6 +205,7 @@ def test_judge_needs_less_when_the_top_paper_stands_out(seeded):
     with the local model; near misses that half match several papers lead by little, and were
     answered at 0.71-0.76."""
     settings, _, retriever = seeded
+    settings = settings.with_overrides(judge_clear_lead=0.0)  # always judged (see the next test)
     q = "which paper's agent plays a cowboy open-world video game from screen pixels, with keyboard and mouse?"
     chat = RecordingChat(replies={"answer": "Cradle plays it from screen images [1]."}, p_yes=0.66)
     answer = AnswerChain(settings, retriever, chat).ask(q)
@@ -219,6 +221,25 @@ def test_judge_needs_less_when_the_top_paper_stands_out(seeded):
     chat = RecordingChat(replies={"answer": "Cradle plays it from screen images [1]."}, p_yes=0.75)
     answer = AnswerChain(off, retriever, chat).ask(q)
     assert not answer.refused and answer.coverage_needed == settings.judge.below
+
+
+def test_a_paper_that_leads_by_far_is_answered_without_the_judge(seeded):
+    """Every absent question of dev, own and held-out led the retrieval by 0.20 at most; the
+    judge's prefill costs about 1 s of the first token."""
+    settings, _, retriever = seeded
+    q = "which paper's agent plays a cowboy open-world video game from screen pixels, with keyboard and mouse?"
+    chat = RecordingChat(replies={"answer": "Cradle plays it from screen images [1]."}, p_yes=0.1)
+    answer = AnswerChain(settings, retriever, chat).ask(q)
+    assert answer.standout >= settings.judge.clear_lead and chat.roles() == ["answer"]
+    assert not answer.refused and answer.coverage is None and answer.coverage_needed is None
+    # below the lead, the judge decides (and refuses at P(yes) 0.1)
+    chat = RecordingChat(replies={"answer": "Cradle plays it from screen images [1]."}, p_yes=0.1)
+    answer = AnswerChain(settings.with_overrides(judge_clear_lead=1.0), retriever, chat).ask(q)
+    assert chat.roles() == ["judge"] and answer.refused
+    # something named that no paper mentions is always judged, however far the top paper leads
+    chat = RecordingChat(replies={"answer": "Cradle plays it [1]."}, p_yes=0.1)
+    answer = AnswerChain(settings, retriever, chat).ask(f"{q} Does it also play Zorblaxian Quest?")
+    assert "judge" in chat.roles() and answer.refused
 
 
 def test_judge_threshold_order_gaps_and_near_misses_then_names_then_standout(seeded):
