@@ -83,12 +83,12 @@ def _named_runs(question: str) -> list[list[str]]:
     its tokens; quoted spans left out, suffixes like ``-style`` dropped."""
     runs: list[list[str]] = []
     for sentence in _SENTENCE.split(_without_quotes(question)):
-        end = -2
+        end: int | None = None  # where this sentence's last named token ended
         for i, match in enumerate(_TOKEN.finditer(sentence)):
             token = _strip(match.group(0))
             if not (token and _is_named(token, first_in_sentence=i == 0)):
                 continue
-            if runs and sentence[end : match.start()] == " ":
+            if end is not None and sentence[end : match.start()] == " ":
                 runs[-1].append(token)
             else:
                 runs.append([token])
