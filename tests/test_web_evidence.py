@@ -108,6 +108,7 @@ def test_without_a_model_the_evidence_is_the_answer_and_is_shown_once(seeded):
 
 def test_a_refusal_replaces_the_evidence(seeded):
     settings, _, retriever = seeded
+    settings = settings.with_overrides(judge_clear_lead=0.0)  # judged although the paper leads by far
     chat = RecordingChat(replies={"answer": "Unused [1]."}, p_yes=0.01)  # the judge says the sources do not cover it
     updates = list(respond_stream(Assistant(settings, retriever, chat_model=chat), Session(), Request(QUESTION)))
     answer = updates[-1].answer
