@@ -108,7 +108,8 @@ class AnswerChain:
         answer.comparison = self.comparison(asked, answer.references, evidence)
         answer.timings["evidence_s"] = round(time.perf_counter() - started, 3)
         yield Event("evidence", answer=answer)  # the sources, before any model runs
-        verdict = self.coverage.screen(question, evidence, lead=len(model_refs(answer)) == 1)
+        one = len(model_refs(answer)) == 1
+        verdict = self.coverage.screen(question, evidence, lead=one, may_skip=one and query == question and not filters)
         if verdict.pending:
             yield Event("status", "Checking that the sources cover the question…")
             verdict = self.coverage.judge(verdict, query, model_refs(answer), question)
@@ -136,8 +137,10 @@ class AnswerChain:
         chosen = focus(question, refs)
         if len(chosen) == len(refs):
             return refs, [r.number for r in refs]
-        most = 10 if self.chat_model is not None else self.settings.evidence.extractive_lines
-        chosen = widen(chosen, evidence, self.settings.evidence.focus_tokens, most)
+        model = self.chat_model is not None
+        most = 10 if model else self.settings.evidence.extractive_lines
+        budget = self.settings.evidence.focus_tokens if model else self.settings.evidence.context_tokens
+        chosen = widen(chosen, evidence, budget, most)
         picked = {c.paper_id for c in chosen}
         rest = [r for r in refs if r.paper_id not in picked]
         ordered = [replace(r, number=i) for i, r in enumerate(chosen + rest, 1)]

@@ -202,7 +202,7 @@ class Retriever:
 
     def rare_named(self, terms: list[str], texts: list[str]) -> list[str]:
         """Those of ``terms`` rare in the corpus (in at most max(3, 0.1%) of the papers) that
-        occur, every word, in one of ``texts``."""
+        occur in one of ``texts``, their words in order and together."""
         index = self.bm25()
         if not terms or not index.ids:
             return []

@@ -97,8 +97,9 @@ class RetrievalSettings(Group):
 class EvidenceSettings(Group):
     context_tokens: int = setting(
         200, "With an LLM: most tokens of sources (titles and evidence sentences, estimated at 5 characters per "
-        "token) put in the prompt. The local model's first token waits for the prefill of the whole prompt; see "
-        "docs/benchmarks.md for the size chosen. 0: no limit.", ge=0, le=32000)
+        "token) put in the prompt; when it is written from the paper(s) a question is about, FOCUS_TOKENS "
+        "instead (without a model, this widens them). The local model's first token waits for the prefill of the "
+        "whole prompt; see docs/benchmarks.md for the size chosen. 0: no limit.", ge=0, le=32000)
     focus_tokens: int = setting(
         250, "With an LLM, when the answer is written from the paper(s) the question is about (assistant/focus.py): "
         "most tokens of their sentences in the prompt, the closest to the question first (5 characters per token; "
@@ -139,7 +140,8 @@ class JudgeSettings(Group):
     clear_lead: float = setting(
         0.30, "With an LLM, for a question about one paper: when the top paper's fused score leads the next "
         "paper's by at least this share of its own and the question names nothing no paper mentions, answer "
-        "without the model judge (its prefill costs about 1 s before the first token). On dev, the own set and "
+        "without the model judge (its prefill costs about 1 s before the first token), when it was asked as "
+        "written (not a rewritten follow-up), without a filter, and the embedding gate passes. On dev, the own set and "
         "benchmarks/heldout_questions.jsonl every absent question led by 0.20 at most, and every answerable one "
         "leading by 0.30 or more was judged covered. 0: always judge.", "ASSISTANT_JUDGE_CLEAR_LEAD",
         ge=0.0, le=1.0)

@@ -10,7 +10,8 @@ One place decides it, for answers and recommendation lists alike, from:
   when the top paper stands out of the retrieval (its fused score well ahead of the next one's);
   for a question about one paper, raised to ``judge.sure`` also when no paper stands out (the
   chain reads the lead only then: topics and lists match several papers alike), and not asked
-  at all when the top paper leads by ``judge.clear_lead`` or more and nothing named is missing.
+  at all when the top paper leads by ``judge.clear_lead`` or more, nothing named is missing and
+  the embedding gate passes (a question asked as written, without a filter).
 
 :meth:`Coverage.screen` makes the decision that needs no model; :meth:`Coverage.judge` asks
 the model when the screen leaves it open. Both return a typed :class:`Verdict` with reasons.
@@ -110,10 +111,12 @@ class Coverage:
         return self.chat_model is not None and self.settings.judge.below > 0
 
     def screen(self, question: str, evidence: Evidence, titles: list[str] | None = None,
-               lead: bool = False) -> Verdict:
+               lead: bool = False, may_skip: bool = False) -> Verdict:
         """The decision that needs no model. ``titles``: more titles a quoted title may match
         (a recommendation list's whole candidate list); ``lead``: read how far the top paper
-        leads (a question about one paper; topics and lists match several papers alike)."""
+        leads (a question about one paper; topics and lists match several papers alike);
+        ``may_skip``: a lead of ``judge.clear_lead`` may answer without the judge (a question
+        asked as it was written, unfiltered: what the lead was measured on)."""
         known = [h.title for h in evidence.hits] + [p.get("display_title", "") for p in evidence.papers.values()]
         abstracts = [p.get("abstract", "") for p in evidence.papers.values()]
         gaps = find_gaps(question, self.retriever.unknown_terms, known + list(titles or ()), abstracts)
@@ -123,7 +126,8 @@ class Coverage:
             return _refuse(verdict, "no paper matches")
         if self.judges:
             clear = self.settings.judge.clear_lead
-            if clear and not gaps and verdict.standout is not None and verdict.standout >= clear:
+            if (may_skip and clear and not gaps and verdict.standout is not None and verdict.standout >= clear
+                    and cosine >= self.settings.refuse_below):
                 verdict.reasons.append(f"the top paper leads by {verdict.standout:.2f} >= {clear}: not judged")
                 return verdict
             verdict.pending = True

@@ -1,10 +1,11 @@
 """Chain logic with a fake chat model (real embeddings + Chroma), and end to end with the real local model."""
 
+import numpy as np
 import pytest
 from fakes import RecordingChat, ReplyJudgedChat
 
-from assistant.chain import REFUSAL, AnswerChain, Conversation, QuestionError, Turn, rule_condense
-from assistant.evidence import approx_tokens, fit_budget, references
+from assistant.chain import REFUSAL, AnswerChain, Conversation, QuestionError, Turn, model_refs, rule_condense
+from assistant.evidence import approx_tokens, fit_budget, references, widen
 from assistant.recommend import (
     first_sentence,
     is_recommendation,
@@ -98,6 +99,40 @@ def test_sources_fit_the_context_budget_only_with_a_model(seeded):
     extractive = AnswerChain(settings.with_overrides(context_tokens=120), retriever)
     refs = references(extractive.gather(LOOKUP, retriever.search(LOOKUP, k=5)))
     assert len(refs) == 5 and all(len(r.evidence) == 2 for r in refs)
+
+
+def test_a_scorer_sets_the_order_sentences_are_chosen_and_widened_in(seeded):
+    settings, _, retriever = seeded
+    chain = AnswerChain(settings, retriever, RecordingChat(replies={"answer": "x"}))
+    hits = retriever.search(LOOKUP, k=5)
+    by_cosine = chain.gather(LOOKUP, hits)
+    chain.evidence.scorer = lambda question, texts, sims: -sims  # the farthest sentences first
+    reverse = chain.gather(LOOKUP, hits)
+    top = hits[0].paper_id
+    rows = reverse.table[top]
+    cosines = rows.vectors @ reverse.query
+    assert list(reverse.ranking[top]) == pytest.approx(list(-cosines), abs=1e-6)
+    assert reverse.sentences[top] == [rows.spans[int(np.argmin(cosines))]] != by_cosine.sentences[top]
+    [widened] = widen(references(reverse)[:1], reverse, 4000, most=2)  # room for two: the scorer's two
+    assert set(widened.spans) == {rows.spans[int(i)] for i in np.argsort(cosines)[:2]}
+
+
+def test_the_paper_asked_about_is_widened_to_focus_tokens_with_a_model(seeded):
+    settings, _, retriever = seeded
+    question = "In the Cradle paper, which game is the agent deployed in?"
+
+    def given(chain):  # noqa: ANN001, ANN202
+        answer = chain.ask(question)
+        return sum(approx_tokens(e) for r in model_refs(answer) for e in r.evidence), answer
+
+    narrow = settings.with_overrides(focus_tokens=60, context_tokens=200)
+    small, answer = given(AnswerChain(narrow, retriever, RecordingChat(replies={"answer": "Red Dead Redemption II [1]."})))
+    wide = settings.with_overrides(focus_tokens=400, context_tokens=200)
+    large, _ = given(AnswerChain(wide, retriever, RecordingChat(replies={"answer": "Red Dead Redemption II [1]."})))
+    assert answer.model_sources == [1] and small < large
+    # without a model the context budget widens it: focus_tokens changes nothing
+    same = settings.with_overrides(focus_tokens=60, context_tokens=200)
+    assert given(AnswerChain(wide, retriever))[0] == given(AnswerChain(same, retriever))[0]
 
 
 def test_model_failure_falls_back_to_extractive(seeded):

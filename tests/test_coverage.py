@@ -3,10 +3,11 @@
 import pytest
 from fakes import RecordingChat
 
-from assistant.chain import REFUSAL, AnswerChain
+from assistant.chain import REFUSAL, AnswerChain, Conversation, Turn
 from assistant.coverage import (Gaps, missing_titles, name_phrases, named_terms, quoted_spans, rare_matches, title_matches,
                                 unknown_terms)
 from assistant.recommend import Recommender, as_answer
+from assistant.records import Filters
 
 
 @pytest.mark.parametrize(
@@ -240,6 +241,16 @@ def test_a_paper_that_leads_by_far_is_answered_without_the_judge(seeded):
     chat = RecordingChat(replies={"answer": "Cradle plays it [1]."}, p_yes=0.1)
     answer = AnswerChain(settings, retriever, chat).ask(f"{q} Does it also play Zorblaxian Quest?")
     assert "judge" in chat.roles() and answer.refused
+    # so is a filtered search (the lead was measured on the whole corpus) and a rewritten follow-up
+    chat = RecordingChat(replies={"answer": "Cradle plays it [1]."}, p_yes=0.1)
+    answer = AnswerChain(settings, retriever, chat).ask(q, filters=Filters(page_dates=("Mar 13",)))
+    assert chat.roles() == ["judge"] and answer.refused and answer.standout >= settings.judge.clear_lead
+    first = AnswerChain(settings, retriever, RecordingChat(replies={"answer": "Cradle plays it [1]."})).ask(q)
+    conversation = Conversation()
+    conversation.add(Turn(q, first))
+    chat = RecordingChat(replies={"answer": "It has six modules [1]."}, p_yes=0.1)
+    answer = AnswerChain(settings, retriever, chat).ask("Which modules does it have?", conversation)
+    assert answer.standalone_query != answer.question and "judge" in chat.roles() and answer.refused
 
 
 def test_judge_threshold_order_gaps_and_near_misses_then_names_then_standout(seeded):
