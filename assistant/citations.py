@@ -571,9 +571,9 @@ def best_supporting(sentence: str, evidence: dict[int, list[str]], embed: Callab
                     threshold: float, titles: dict[int, str] | None = None) -> int | None:
     """The source (of ``evidence``'s) that supports ``sentence`` best, every check passed, or
     None when none does: post-hoc attribution of a sentence the model left uncited."""
-    judged = [check_support([(sentence, [n])], evidence, embed, threshold, titles)[0] for n in evidence]
-    supported = [(j.score, -n) for j, n in zip(judged, evidence) if j.supported]
-    return -max(supported)[1] if supported else None  # a tie goes to the better-ranked (lower) number
+    judged = {n: check_support([(sentence, [n])], evidence, embed, threshold, titles)[0] for n in evidence}
+    supported = sorted(n for n, j in judged.items() if j.supported)  # a tie goes to the better-ranked source
+    return max(supported, key=lambda n: judged[n].score) if supported else None
 
 
 _SMALL = r"(?:a|an|the|of|for|in|on|with|and|to|via|by|from|as|is|at|or|vs)\b"

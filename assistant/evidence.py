@@ -29,7 +29,6 @@ class Evidence:
     sentences: dict[str, list[tuple[int, int]]]  # paper_id -> chosen sentence spans
     best: float  # best sentence-question cosine among the sources
     table: dict[str, StoredSentences] = field(default_factory=dict)  # every source's sentences and vectors
-    query: Any = None  # the query's vector
     ranking: dict[str, np.ndarray] = field(default_factory=dict)  # per source, its sentences' scores (table order)
 
 
@@ -93,7 +92,7 @@ class EvidenceBuilder:
             picked = {pid: idx[:per_paper] for pid, idx in ranked.items() if idx}
         chosen = {pid: sorted(flat[i][1] for i in idx) for pid, idx in picked.items()}
         kept = [h for h in hits if h.paper_id in chosen]
-        return Evidence(kept, {pid: papers[pid] for pid in chosen}, chosen, float(sims.max()), table, qvec,
+        return Evidence(kept, {pid: papers[pid] for pid in chosen}, chosen, float(sims.max()), table,
                         per_source(table, scores))
 
     def rescore(self, query: str, texts: list[str], sims: np.ndarray) -> np.ndarray:

@@ -110,7 +110,7 @@ def test_a_scorer_sets_the_order_sentences_are_chosen_and_widened_in(seeded):
     reverse = chain.gather(LOOKUP, hits)
     top = hits[0].paper_id
     rows = reverse.table[top]
-    cosines = rows.vectors @ reverse.query
+    cosines = rows.vectors @ chain.evidence.query_vector(LOOKUP)
     assert list(reverse.ranking[top]) == pytest.approx(list(-cosines), abs=1e-6)
     assert reverse.sentences[top] == [rows.spans[int(np.argmin(cosines))]] != by_cosine.sentences[top]
     [widened] = widen(references(reverse)[:1], reverse, 4000, most=2)  # room for two: the scorer's two
