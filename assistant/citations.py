@@ -670,6 +670,8 @@ def _name_keys(texts: Iterable[str]) -> set[str]:
         for i, token in enumerate(tokens):
             keys |= {_fold(token), _fold(_core(token)), _fold(" ".join(tokens[i : i + 2])), _fold(" ".join(tokens[i : i + 3]))}
             keys |= {_fold(_core(part)) for part in re.split(r"[-–/]", token)}
+        parts = [p for token in tokens for p in re.split(r"[-–/]", token) if p]  # "Claude 3.5-Haiku" backs "Claude 3.5"
+        keys |= {_fold(" ".join(parts[i : i + 2])) for i in range(len(parts))}
     keys.discard("")
     return keys
 

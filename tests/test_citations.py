@@ -1078,6 +1078,17 @@ def test_unknown_names_model_generations_differ(seed_papers):
     assert unknown_names("TÜLU 3 builds on Llama 2 base models [1].", evidence) == ["Llama 2"]
 
 
+def test_unknown_names_a_name_and_number_inside_a_hyphenated_name(seed_papers):
+    """Seen by hand: the sentence copied from the TÜLU 3 abstract was flagged for "Claude 3.5",
+    which the abstract writes "Claude 3.5-Haiku"."""
+    evidence = sentences_of(seed_papers["tulu"])
+    copied = ("TÜLU 3, which builds on Llama 3.1 base models, achieves results surpassing the instruct versions of "
+              "Llama 3.1, Qwen 2.5, Mistral, and even closed models such as GPT-4o-mini and Claude 3.5-Haiku [1].")
+    assert unknown_names(copied, evidence) == []
+    assert unknown_names("TÜLU 3 beats Claude 3.5 [1].", evidence) == []
+    assert unknown_names("TÜLU 3 beats Claude 3 Opus [1].", evidence) == ["Claude 3"]
+
+
 def test_check_support_marks_a_borrowed_name_and_gives_the_closest_evidence(seed_papers):
     evidence = {1: sentences_of(seed_papers["s3ft"]), 2: sentences_of(seed_papers["s2ft"])}
     titles = {1: seed_papers["s3ft"].display_title, 2: seed_papers["s2ft"].display_title}
