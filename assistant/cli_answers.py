@@ -75,14 +75,17 @@ def _answer(assistant, question: str, conversation, filters, stream: bool) -> An
     from .chain import QuestionError
 
     answer = None
+    mid_line = False  # streamed text not ended by a line break: a status goes on a line of its own
     try:
         for event in assistant.respond(question, conversation, filters):
             if event.kind == "token" and stream:
                 print(event.text, end="", flush=True)
+                mid_line = bool(event.text) and not event.text.endswith("\n") or (mid_line and not event.text)
             elif event.kind == "evidence" and stream and event.answer is not None and event.answer.comparison:
                 print(event.answer.comparison.markdown() + "\n", flush=True)  # a compare question's table first
             elif event.kind == "status" and stream:
-                print(f"[{event.text}]", file=sys.stderr)
+                print(f"\n[{event.text}]" if mid_line else f"[{event.text}]", file=sys.stderr, flush=True)
+                mid_line = False
             elif event.kind == "answer":
                 answer = event.answer
     except QuestionError as exc:

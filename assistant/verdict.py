@@ -25,6 +25,7 @@ from typing import Any
 
 from .coverage import Gaps, find_gaps, name_phrases
 from .evidence import Evidence, format_sources
+from .focus import spaced
 from .prompts import load as load_prompt
 from .records import Reference
 from .settings import Settings
@@ -111,15 +112,18 @@ class Coverage:
         return self.chat_model is not None and self.settings.judge.below > 0
 
     def screen(self, question: str, evidence: Evidence, titles: list[str] | None = None,
-               lead: bool = False, may_skip: bool = False) -> Verdict:
+               lead: bool = False, may_skip: bool = False, ignore: set[str] | frozenset[str] = frozenset()) -> Verdict:
         """The decision that needs no model. ``titles``: more titles a quoted title may match
         (a recommendation list's whole candidate list); ``lead``: read how far the top paper
         leads (a question about one paper; topics and lists match several papers alike);
         ``may_skip``: a lead of ``judge.clear_lead`` may answer without the judge (a question
-        asked as it was written, unfiltered: what the lead was measured on)."""
+        asked as it was written, unfiltered: what the lead was measured on); ``ignore``: named terms
+        (in :func:`assistant.focus.spaced` form) that are no gap (a detail asked of a named paper,
+        "GPUs": assistant/details.py)."""
         known = [h.title for h in evidence.hits] + [p.get("display_title", "") for p in evidence.papers.values()]
         abstracts = [p.get("abstract", "") for p in evidence.papers.values()]
         gaps = find_gaps(question, self.retriever.unknown_terms, known + list(titles or ()), abstracts)
+        gaps.terms = [t for t in gaps.terms if spaced(t) not in ignore]
         cosine = max(evidence.best, evidence.hits[0].dense) if evidence.hits else 0.0
         verdict = Verdict(gaps=gaps, cosine=cosine, standout=standout(evidence.hits) if lead else None)
         if not evidence.hits:
