@@ -21,21 +21,25 @@ _IDENTIFY = re.compile(
     rf"\b(?:which|what)\s+(?:[\w\-]+\s+){{0,3}}?{_KIND}\b(?!s)"
     rf"|\bis there (?:a|an|any)\s+(?:[\w\-]+\s+){{0,4}}?{_KIND}\b(?!s)"
     rf"|\b(?:looking for|i need|find me|point me to|name)\s+(?:a|an|the)\s+(?:[\w\-]+\s+){{0,4}}?{_KIND}\b(?!s)"
+    # "There's a CLIP-based method for ...: what are its ...?" (not "there's a lot of work")
+    rf"|\bthere(?:'s|\u2019s|\s+is)\s+(?:a|an|this|that)\s+(?!(?:\w+\s+)?(?:lot|lots|bunch|number|couple|few|handful|range|variety|body|series|line)\b)"
+    rf"(?:[\w\-]+\s+){{0,4}}?{_KIND}\b(?!s)"
     r"|\bwhat(?:'s|\s+is|\s+was)\s+the\s+name\s+of\b",  # "What is the name of the ... benchmark"
     re.IGNORECASE)
 # Asking about one paper it describes: "In the study on ...", "According to the S3FT paper", "The X paper: ...".
 _ABOUT = re.compile(
     r"\b(?:in|from|according to|by)\s+the\s+(?:[\w\-'\u2019\"\u201c\u201d]+\s+){0,10}?(?:paper|study|work|article)\b(?!s)"
-    r"|\bthe (?:paper|study|work) (?:that|which|on|about|introducing|proposing|where)\b"
+    r"|\bthe (?:paper|study|work) (?:that|which|on|about|introducing|proposing|where|\w+ing)\b"  # "the paper bounding ..."
     r"|\bthe\s+(?:[\w\-'\u2019\"\u201c\u201d]+\s+){1,6}?(?:paper|study)\b(?!s)"  # "the symbolic program search paper"
     r"|\bin\s+the\s+(?:benchmark|dataset)\s+(?:for|that|which|called|named|introduced|proposed)\b"  # "entries in the benchmark for"
     r"|\bthe\s+(?:framework|system|method|model|optimizer)\s+(?:called|named|introduced|proposed)\b"
     rf"|\b{_KIND}\s*:",
     re.IGNORECASE)
-# A question framed by one paper from its first words ("In the study that unpacks DPO vs PPO, ..."):
+# A question framed by one paper from its first words ("In the study that unpacks DPO vs PPO, ...",
+# "For the two-tier ensemble approach to ...: which ..."):
 # about that paper even when it compares things inside it.
-_FRAME = re.compile(r"^\W*(?:in|according to|from)\s+the\s+(?:[\w\-'\u2019\"\u201c\u201d]+\s+){0,3}?"
-                    r"(?:paper|study|work|article)\b(?!s)", re.IGNORECASE)
+_FRAME = re.compile(r"^\W*(?:in|according to|from|for)\s+the\s+(?:[\w\-'\u2019\"\u201c\u201d]+\s+){0,3}?"
+                    rf"{_KIND}\b(?!s)", re.IGNORECASE)
 _MANY = re.compile(r"\b(?:which|what|any|some|several|other|two|three|multiple)\s+(?:[\w\-]+\s+){0,2}?(?:papers|works|studies)\b"
                    r"|\bthe (?:corpus|literature)\b", re.IGNORECASE)
 MAX_NAMED = 2  # more papers named than this: the question is about all of them
