@@ -266,6 +266,7 @@ class AnswerChain:
         cited = {n for _, nums in sentences for n in nums}
         for ref in answer.references:
             ref.cited = ref.number in cited
+        _add_notice(answer, unsupported_note(answer))
 
     def _cite_uncited(self, answer: Answer, text: str, given: dict[int, list[str]], embed: Any,
                       titles: dict[int, str]) -> str:
@@ -315,6 +316,23 @@ class AnswerChain:
             note += "; the evidence stands alone instead" + (" (of the papers it cited)" if pointed else "")
         _add_notice(answer, note + ".")
         return text, dropped
+
+
+def unsupported_note(answer: Answer) -> str:
+    """Said when no sentence the model wrote is supported by what it cites: the answer is not to
+    be trusted, and, written from one paper, that paper may not be the one asked about (the next
+    closest is named)."""
+    written = [s for s in answer.support if not s.dropped]
+    if answer.provider == "extractive" or not written or any(s.supported for s in written):
+        return ""
+    note = "No sentence of the model's answer is supported by the abstracts it cites: trust the evidence, not the answer."
+    given = model_refs(answer)
+    others = [r for r in answer.references if r.number not in set(answer.model_sources)]
+    if len(given) == 1 and others:
+        note += (f" [{given[0].number}] may not be the paper you mean; the next closest is "
+                 f"[{others[0].number}] \u201c{others[0].title}\u201d.")
+    return note
+
 
 def filter_note(filters: Filters | None) -> str:
     """Said with a refusal under a date or source filter: the filter may be why."""

@@ -31,6 +31,8 @@ _INTENT = re.compile(
 )
 _MORE = re.compile(r"^\s*(show |give me |any )?(some )?more\b|^\s*others?\??\s*$|\bmore (papers|like (this|these))\b", re.I)
 _LINE = re.compile(r"^\s*(\d{1,2})[.):]\s*(.+)$")
+# a list the judge let through unsure (judge.list_unsure): near-miss topics pass it as often as covered ones
+UNSURE = "The corpus may not cover this topic directly: these papers may only partly match your interest."
 _LEAD = re.compile(
     r"^\s*(please\s+)?((recommend|suggest)\w*( me)?( some)?( good)?( papers| reading)?|what should i read( next)?|"
     r"(some\s+)?papers|reading)\s+(on|about|for|in)\s+",
@@ -191,6 +193,8 @@ class Recommender:
         if verdict.refused:
             result.refused, result.closest, result.items = True, result.hits[:3], []
             result.notice = " ".join(filter(None, [result.notice, note]))
+        elif verdict.coverage is not None and verdict.coverage < self.settings.judge.list_unsure:
+            result.notice = " ".join(filter(None, [result.notice, UNSURE]))
         return verdict.refused
 
     def verdict(self, interest: str, hits: list[PaperHit]) -> tuple[Verdict, list[Reference]]:

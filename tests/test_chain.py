@@ -57,6 +57,19 @@ def test_invented_number_is_flagged(seeded):
     assert "number" in answer.support[0].reason
 
 
+def test_an_answer_with_no_supported_sentence_says_so_and_names_the_next_paper(seeded):
+    """Held-out L08: written from the top paper, every sentence unsupported; the paper asked
+    about was the second. The reader is told not to trust the answer, and which paper is next."""
+    chain = chain_with(seeded, "The agent was trained with a learning rate of 0.00037 on 9999 games [1].")
+    answer = chain.ask(LOOKUP)
+    assert answer.model_sources == [1] and not answer.support[0].supported
+    second = answer.references[1]
+    assert ("No sentence of the model's answer is supported by the abstracts it cites: trust the evidence, not "
+            f"the answer. [1] may not be the paper you mean; the next closest is [2] \u201c{second.title}\u201d.") in answer.notice
+    supported = chain_with(seeded, "Cradle is an agent for Red Dead Redemption II that takes screen images as input [1].")
+    assert "No sentence" not in supported.ask(LOOKUP).notice
+
+
 def test_uncited_factual_sentence_is_marked(seeded):
     """(With every source given: a one-source answer's uncited sentences cite it, tests/test_focus.py.)"""
     chain = chain_with(seeded, "The agent plays the game from screen images and outputs keyboard and mouse actions.")
@@ -318,6 +331,22 @@ def test_recommendations_follow_the_coverage_judge(seeded, verdict, refused):
     else:
         assert len(answer.references) == 3 and all(r.evidence[0] in r.abstract for r in answer.references)
     assert chat.roles() == (["judge"] if refused else ["judge", "reasons"])
+
+
+@pytest.mark.parametrize(("p_yes", "unsure"), [(0.72, True), (0.9, False), (0.5, False)])
+def test_a_list_the_judge_lets_through_unsure_says_it_may_only_partly_match(seeded, p_yes, unsure):
+    """Reading lists on topics the corpus lacks (zero-shot text-to-speech, meeting summaries)
+    passed the judge at 0.71-0.74, where answerable lists also are: the list stays, with a caveat."""
+    from assistant.recommend import UNSURE
+
+    settings, _, retriever = seeded
+    chat = RecordingChat(replies={"reasons": "unparsable reasons"}, p_yes=p_yes)
+    assistant = Assistant(settings, retriever, chat_model=chat)
+    answer = [e.answer for e in assistant.respond("What should I read on continual learning?", Conversation(), n=3)
+              if e.kind == "answer"][0]
+    assert answer.refused is (p_yes < settings.judge.below)
+    assert (UNSURE in answer.notice) is unsure
+    assert (UNSURE in answer.text) is False  # a note under the list, not a line of it
 
 
 @pytest.mark.model
