@@ -24,7 +24,9 @@ _IDENTIFY = re.compile(
     # "There's a CLIP-based method for ...: what are its ...?" (not "there's a lot of work")
     rf"|\bthere(?:'s|\u2019s|\s+is)\s+(?:a|an|this|that)\s+(?!(?:\w+\s+)?(?:lot|lots|bunch|number|couple|few|handful|range|variety|body|series|line)\b)"
     rf"(?:[\w\-]+\s+){{0,4}}?{_KIND}\b(?!s)"
-    r"|\bwhat(?:'s|\s+is|\s+was)\s+the\s+name\s+of\b",  # "What is the name of the ... benchmark"
+    r"|\bwhat(?:'s|\s+is|\s+was)\s+the\s+name\s+of\b"  # "What is the name of the ... benchmark"
+    # "Has someone done this for neural networks?": asking for the paper that did it
+    r"|\bhas\s+(?:anyone|someone|anybody|somebody)\s+(?:\w+\s+){0,2}?(?:done|studied|tried|built|proposed|shown|tested|looked)\b",
     re.IGNORECASE)
 # Asking about one paper it describes: "In the study on ...", "According to the S3FT paper", "The X paper: ...".
 _ABOUT = re.compile(

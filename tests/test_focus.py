@@ -33,6 +33,7 @@ REFS = [ref(1, "Crafting Distribution Shifts", "We craft shifts."),
     # phrasings of a set written after these rules (benchmarks/fresh_questions.jsonl) they had missed
     "There's a diffusion-based method for filling holes in depth maps. What are its two stages?",
     "For the paper relating pretraining concept frequency to zero-shot accuracy: how many concepts?",
+    "Has anyone actually tried distilling chain-of-thought into a small model? What did they find?",
 ])
 def test_questions_about_one_paper(question):
     assert about_one_paper(question)
