@@ -273,6 +273,10 @@ def test_a_replaced_reason_names_what_the_question_and_the_quote_share():
     reason = relation_reason("What should I read on length generalization in transformers?", LENGTH_QUOTE, 0.8)
     assert reason == "Its quoted sentence is on “length generalization” and “transformers”, as you asked."
     assert relation_reason("gardening tips", LENGTH_QUOTE, 0.8).startswith("Its abstract")  # nothing shared
+    # seen on a list: "Its quoted sentence is on “learning”, “where” and “model”": question words are no topic
+    quote = "A model learns where to look when the sequence grows."
+    assert relation_reason("Recommend papers where the model learns which tokens to keep.", quote, 0.5) == (
+        "Its quoted sentence is on “model learns”, as you asked.")
 
 
 def test_the_model_writes_reasons_for_the_top_items_and_paraphrases_become_relations(seeded):
