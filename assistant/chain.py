@@ -287,14 +287,17 @@ class AnswerChain:
 
     def _drop_non_answers(self, answer: Answer, text: str, valid: set[int]) -> tuple[str, list[SentenceSupport]]:
         """The model's text without the sentences that answer nothing (only titles and markers,
-        the question restated, an earlier sentence again), and those sentences as dropped
+        the question restated, an earlier sentence again, a last one cut off unfinished), and those sentences as dropped
         support records; when nothing else is left, the evidence (the extractive answer) stands
         alone. A notice says so."""
         asked = f"{answer.question} {answer.standalone_query}"
         titles = [r.title for r in answer.references]
         found, kept = [], []
-        for s, nums in citations.split_answer_sentences(text):
-            why = citations.not_an_answer(s, asked, titles) or citations.repeats(s, kept)
+        pieces = citations.split_answer_sentences(text)
+        cut = len(pieces) > 1 and citations.unfinished(text)  # the last one stops mid-sentence: it goes
+        for i, (s, nums) in enumerate(pieces):
+            why = (citations.not_an_answer(s, asked, titles) or citations.repeats(s, kept)
+                   or (citations.UNFINISHED if cut and i == len(pieces) - 1 else ""))
             found.append((s, nums, why))
             if not why:
                 kept.append(s)

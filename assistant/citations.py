@@ -503,14 +503,15 @@ _BULLET_ONLY = re.compile(r"^[ \t]*(?:>[ \t]*)?(?:[-*+•]|\d{1,3}[.)])?[ \t]*[.
 _MARKERS_ALONE = re.compile(r"[ \t]*\n\n[ \t]*((?:\[\d+(?:[,\-–] ?\d+)*\][ \t]*)+)(?=\n|$)")
 
 
-def _find_sentence(text: str, sentence: str, last: bool = False) -> re.Match | None:
+def _find_sentence(text: str, sentence: str, last: bool = False, start: int = 0) -> re.Match | None:
     """Where a sentence (as :func:`split_answer_sentences` gave it) stands in ``text`` (its
-    first place, or its ``last``); the whitespace between its words may differ (wrapped lines)."""
+    first place from ``start``, or its ``last``); the whitespace between its words may differ
+    (wrapped lines)."""
     pattern = r"\s*".join(re.escape(piece) for piece in sentence.split())
     if not pattern:
         return None
     if not last:
-        return re.search(pattern, text)
+        return re.compile(pattern).search(text, start)
     found = None
     for found in re.finditer(pattern, text):
         pass
@@ -552,19 +553,33 @@ def cite_uncited(text: str, choose: int | Callable[[str], int | None]) -> tuple[
     written from one source, where a sentence without a marker can only be about it), or a
     function of the sentence giving its number or None (the source that supports it); the
     sentence is still checked against what it then cites."""
-    added = 0
+    added, at = 0, 0  # at: where the previous sentence ended (a cut-off sentence may begin an earlier one)
     for sentence, nums in split_answer_sentences(text):
+        found = _find_sentence(text, sentence, start=at)
+        if found is None:
+            continue
+        at = found.end()
         if nums or not is_factual(sentence):
             continue
         number = choose if isinstance(choose, int) else choose(sentence)
-        found = _find_sentence(text, sentence) if number is not None else None
-        if found is None:
+        if number is None:
             continue
         body = found.group(0)
         end = len(body.rstrip(".!?;")) if body.rstrip().endswith((".", "!", "?", ";")) else len(body)
         text = f"{text[: found.start()]}{body[:end]} [{number}]{body[end:]}{text[found.end():]}"
+        at += len(f" [{number}]")
         added += 1
     return text, added
+
+
+UNFINISHED = "cut off unfinished"
+_FINISHED = re.compile(r"[.!?:;)\]】］\"”’*`]\s*$")
+
+
+def unfinished(text: str) -> bool:
+    """Whether ``text`` stops mid-sentence (the model ran into its token limit): it ends without
+    closing punctuation or a marker."""
+    return bool(text.strip()) and not _FINISHED.search(text)
 
 
 def best_supporting(sentence: str, evidence: dict[int, list[str]], embed: Callable[[list[str]], np.ndarray],

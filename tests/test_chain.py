@@ -70,6 +70,17 @@ def test_an_answer_with_no_supported_sentence_says_so_and_names_the_next_paper(s
     assert "No sentence" not in supported.ask(LOOKUP).notice
 
 
+def test_a_last_sentence_cut_off_at_the_token_limit_is_dropped(seeded):
+    from assistant.citations import UNFINISHED
+
+    chain = chain_with(seeded, "Cradle is an agent for Red Dead Redemption II that takes screen images as input [1]. "
+                               "It outputs keyboard and mouse actions through a")
+    answer = chain.ask(LOOKUP)
+    assert answer.text.endswith("as input [1].")
+    assert [s.reason for s in answer.support if s.dropped] == [UNFINISHED]
+    assert f"({UNFINISHED})" in answer.notice
+
+
 def test_uncited_factual_sentence_is_marked(seeded):
     """(With every source given: a one-source answer's uncited sentences cite it, tests/test_focus.py.)"""
     chain = chain_with(seeded, "The agent plays the game from screen images and outputs keyboard and mouse actions.")

@@ -1177,3 +1177,18 @@ def test_dropping_sentences_is_fast_on_runs_of_blank_lines():
     drop_sentences("A b c [1]." + " \n" * 4000 + "D e f.", ["D e f."])
     drop_unclosed("x" + " " * 20000)
     assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize(("text", "cut"), [
+    ("AURORA leverages a VQVAE to transform depth maps into a tokenized", True),
+    ("It reports 1.37% mIoU [1].", False),
+    ("It reports 1.37% mIoU [1]", False),
+    ("It is called \u201cGEO\u201d", False),
+    ("The parts are:\n- a planner;", False),
+    ("", False),
+])
+def test_unfinished_is_a_text_that_stops_mid_sentence(text, cut):
+    from assistant.citations import unfinished
+
+    assert unfinished(text) is cut
+

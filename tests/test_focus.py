@@ -165,6 +165,19 @@ def test_uncited_sentences_of_a_one_source_answer_cite_it():
     assert cite_uncited("Already cited [2].", 1) == ("Already cited [2].", 0)
 
 
+def test_a_sentence_that_begins_like_an_earlier_one_gets_its_own_marker():
+    """Seen on the fresh set: a sentence cut off at the token limit repeated the start of an
+    earlier one, and its marker went inside the earlier one ("into a tokenized [1] format")."""
+    from assistant.citations import cite_uncited
+
+    text = ("AURORA turns depth maps into a tokenized format and box tokens. "
+            "AURORA turns depth maps into a tokenized")
+    cited, added = cite_uncited(text, 1)
+    assert added == 2
+    assert cited == ("AURORA turns depth maps into a tokenized format and box tokens [1]. "
+                     "AURORA turns depth maps into a tokenized [1]")
+
+
 def test_a_one_source_answer_has_its_uncited_sentences_checked_against_that_source(seeded):
     settings, _, retriever = seeded
     chat = RecordingChat(replies={"answer": "CoEdIT is an instruction-tuned text editing model [1]. "
