@@ -25,6 +25,9 @@ from .verdict import Coverage, Verdict
 __all__ = ["REFUSAL", "AnswerChain", "Conversation", "Event", "QuestionError", "Turn", "check_question"]
 
 REFUSAL = "The corpus does not cover this."
+# answered although the judge was unsure (verdict.unsure): no paper stands out of the retrieval
+UNSURE = ("The sources may only partly cover this: no paper stands out of the retrieval and the model judging them "
+          "was unsure; the answer may be about a neighbouring topic.")
 MAX_TURNS = 20  # turns a conversation keeps
 _REFUSAL_RE = re.compile(r"(corpus|sources?|context)\s+(does|do)\s+not\s+(cover|answer|contain|mention)", re.I)
 _ANAPHORA = re.compile(r"\b(it|its|they|their|them|this|that|these|those|the paper|the method|the model|he|she)\b", re.I)
@@ -118,6 +121,8 @@ class AnswerChain:
             yield Event("status", "Checking that the sources cover the question…")
             verdict = self.coverage.judge(verdict, query, model_refs(answer), question)
         _record(answer, verdict)
+        if verdict.unsure:
+            _add_notice(answer, UNSURE)
         given = model_refs(answer)
         missing = details.missing_details(asked, [f"{r.title}. {r.abstract}" for r in given])
         unsaid = details.note(missing, [f"[{r.number}]" for r in given])

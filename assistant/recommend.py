@@ -429,6 +429,11 @@ def list_heading(interest: str) -> str:
     return f"Papers to read on {topic}:"
 
 
+def list_topic(interest: str) -> str:
+    """A list request's topic, without the request's wording ("Recommend papers on X." -> "X")."""
+    return _LEAD.sub("", interest, count=1).strip().rstrip("?.!:; ")
+
+
 def _finish(answer: Answer, started: float | None) -> None:
     if started is not None:
         answer.timings["total_s"] = round(time.perf_counter() - started, 3)

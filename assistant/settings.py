@@ -121,8 +121,8 @@ class JudgeSettings(Group):
         ge=0.0, le=1.0)
     sure: float = setting(
         0.8, "With an LLM: when the question names something no paper mentions (a name, acronym or quoted title), "
-        "or no paper stands out of the retrieval (STANDOUT), refuse unless P(the sources cover the question) is "
-        "at least this (chosen on "
+        "refuse unless P(the sources cover the question) is at least this; when no paper stands out of the "
+        "retrieval (STANDOUT), answer without a caveat only from this (chosen on "
         "benchmarks/coverage_questions.jsonl, checked on dev).", "ASSISTANT_JUDGE_SURE", ge=0.0, le=1.0)
     named: float = setting(
         0.5, "With an LLM: when the question names something rare in the corpus (in at most 0.1% of the papers, 3 "
@@ -131,8 +131,9 @@ class JudgeSettings(Group):
     standout: float = setting(
         0.10, "With an LLM, for a question about one paper: the top paper stands out of the retrieval when its "
         "fused score leads the next paper's by at least this share of its own; when none does (a near miss that "
-        "several papers half match), refuse unless P(the sources cover the question) reaches SURE. Topics and "
-        "lists are not read this way. 0 turns it off.", "ASSISTANT_JUDGE_STANDOUT", ge=0.0, le=1.0)
+        "several papers half match), a P(the sources cover the question) under SURE but at least BELOW answers "
+        "with a caveat, and under BELOW refuses. Topics and lists are not read this way. 0 turns it off.",
+        "ASSISTANT_JUDGE_STANDOUT", ge=0.0, le=1.0)
     standout_below: float = setting(
         0.62, "With an LLM: when the top paper stands out (STANDOUT) and the question names nothing no paper "
         "mentions, refuse only below this P(the sources cover the question) (chosen on dev and the own set, "

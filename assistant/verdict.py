@@ -9,7 +9,9 @@ One place decides it, for answers and recommendation lists alike, from:
   when the question names something rare that a source contains, or to ``judge.standout_below``
   when the top paper stands out of the retrieval (its fused score well ahead of the next one's);
   for a question about one paper, raised to ``judge.sure`` also when no paper stands out (the
-  chain reads the lead only then: topics and lists match several papers alike), and not asked
+  chain reads the lead only then: topics and lists match several papers alike), where a P(yes)
+  between ``judge.below`` and that bar answers with a caveat (``unsure``) rather than refusing
+  (on new question sets a small lead marked answerable questions as often as near misses), and not asked
   at all when the top paper leads by ``judge.clear_lead`` or more, nothing named is missing and
   the embedding gate passes (a question asked as written, without a filter).
 
@@ -47,6 +49,7 @@ class Verdict:
     standout: float | None = None
     reasons: list[str] = field(default_factory=list)
     judge_s: float | None = None
+    unsure: bool = False  # answered with a caveat: under the bar only because no paper stands out
 
     @property
     def detail(self) -> str:
@@ -159,9 +162,16 @@ class Coverage:
             verdict.judge_s = round(time.perf_counter() - t0, 3)
         verdict.named = self.named(question or query, refs, verdict.gaps)
         verdict.threshold = judge_threshold(self.settings, verdict.gaps, verdict.named, verdict.standout)
-        if verdict.coverage < verdict.threshold:
-            return _refuse(verdict, f"P(yes) {verdict.coverage:.2f} < {verdict.threshold}")
-        return verdict
+        if verdict.coverage >= verdict.threshold:
+            return verdict
+        judge = self.settings.judge
+        no_lead = bool(judge.standout) and verdict.standout is not None and verdict.standout < judge.standout
+        if no_lead and not verdict.gaps and verdict.coverage >= judge.below:
+            verdict.unsure = True
+            verdict.reasons.append(f"P(yes) {verdict.coverage:.2f} < {verdict.threshold} with no paper standing out: "
+                                   "answered with a caveat")
+            return verdict
+        return _refuse(verdict, f"P(yes) {verdict.coverage:.2f} < {verdict.threshold}")
 
     def named(self, question: str, refs: list[Reference], gaps: Gaps | None = None) -> list[str]:
         """What the question names that is rare in the corpus and in a source (lowers the judge's bar)."""

@@ -3,7 +3,7 @@
 import pytest
 from fakes import RecordingChat
 
-from assistant.chain import REFUSAL, AnswerChain, Conversation, Turn
+from assistant.chain import REFUSAL, UNSURE, AnswerChain, Conversation, Turn
 from assistant.coverage import (Gaps, missing_titles, name_phrases, named_terms, quoted_spans, rare_matches, title_matches,
                                 unknown_terms)
 from assistant.recommend import Recommender, as_answer
@@ -212,12 +212,18 @@ def test_judge_needs_less_when_the_top_paper_stands_out(seeded):
     answer = AnswerChain(settings, retriever, chat).ask(q)
     assert answer.standout >= settings.judge.standout and answer.coverage_needed == settings.judge.standout_below
     assert not answer.refused
-    # a lead it cannot reach: no paper stands out, so the judge must be sure
+    # a lead it cannot reach: no paper stands out, so the judge must be sure to answer without a
+    # caveat; over BELOW, the answer comes with one (new question sets: a small lead marked
+    # answerable questions as often as near misses); under BELOW, a refusal
     strict = settings.with_overrides(judge_standout=1.0)
     chat = RecordingChat(replies={"answer": "Cradle plays it from screen images [1]."}, p_yes=0.75)
     answer = AnswerChain(strict, retriever, chat).ask(q)
-    assert answer.refused and answer.coverage_needed == settings.judge.sure
+    assert not answer.refused and answer.coverage_needed == settings.judge.sure and UNSURE in answer.notice
     assert answer.to_dict()["coverage_needed"] == settings.judge.sure
+    chat = RecordingChat(replies={"answer": "Cradle plays it from screen images [1]."}, p_yes=0.85)
+    assert UNSURE not in AnswerChain(strict, retriever, chat).ask(q).notice
+    chat = RecordingChat(replies={"answer": "Cradle plays it from screen images [1]."}, p_yes=0.65)
+    assert AnswerChain(strict, retriever, chat).ask(q).refused
     off = settings.with_overrides(judge_standout=0.0)
     chat = RecordingChat(replies={"answer": "Cradle plays it from screen images [1]."}, p_yes=0.75)
     answer = AnswerChain(off, retriever, chat).ask(q)
