@@ -25,8 +25,10 @@ _IDENTIFY = re.compile(
     rf"|\bthere(?:'s|\u2019s|\s+is)\s+(?:a|an|this|that)\s+(?!(?:\w+\s+)?(?:lot|lots|bunch|number|couple|few|handful|range|variety|body|series|line)\b)"
     rf"(?:[\w\-]+\s+){{0,4}}?{_KIND}\b(?!s)"
     r"|\bwhat(?:'s|\s+is|\s+was)\s+the\s+name\s+of\b"  # "What is the name of the ... benchmark"
-    # "Has someone done this for neural networks?": asking for the paper that did it
-    r"|\bhas\s+(?:anyone|someone|anybody|somebody)\s+(?:\w+\s+){0,2}?(?:done|studied|tried|built|proposed|shown|tested|looked)\b",
+    # "Has someone done this for neural networks?", "Has anyone handled ...?": asking for the paper that did it
+    r"|\bhas\s+(?:anyone|someone|anybody|somebody)\s+(?:\w+\s+){0,2}?(?:done|built|shown|made|found|\w{3,}ed)\b"
+    # "Is there work that builds ...?" (not "Is there work on ...": a topic)
+    r"|\bis\s+there\s+(?:any\s+)?(?:work|research)\s+(?:that|which|where)\b",
     re.IGNORECASE)
 # Asking about one paper it describes: "In the study on ...", "According to the S3FT paper", "The X paper: ...".
 _ABOUT = re.compile(
@@ -35,7 +37,8 @@ _ABOUT = re.compile(
     r"|\bthe\s+(?:[\w\-'\u2019\"\u201c\u201d]+\s+){1,6}?(?:paper|study)\b(?!s)"  # "the symbolic program search paper"
     r"|\bin\s+the\s+(?:benchmark|dataset)\s+(?:for|that|which|called|named|introduced|proposed)\b"  # "entries in the benchmark for"
     r"|\bthe\s+(?:framework|system|method|model|optimizer)\s+(?:called|named|introduced|proposed)\b"
-    rf"|\b{_KIND}\s*:",
+    rf"|\b{_KIND}\s*:"
+    r"|\bone\s+(?:paper|study|work)\b(?!s)",  # "one paper uses code as the steps: which ...?" (not in a comparison)
     re.IGNORECASE)
 # A question framed by one paper from its first words ("In the study that unpacks DPO vs PPO, ...",
 # "For the two-tier ensemble approach to ...: which ..."):

@@ -34,6 +34,9 @@ REFS = [ref(1, "Crafting Distribution Shifts", "We craft shifts."),
     "There's a diffusion-based method for filling holes in depth maps. What are its two stages?",
     "For the paper relating pretraining concept frequency to zero-shot accuracy: how many concepts?",
     "Has anyone actually tried distilling chain-of-thought into a small model? What did they find?",
+    "Has anyone handled label noise by relabelling with a teacher? What threshold do they use?",
+    "Is there work that prunes attention heads before fine-tuning? How many heads survive?",
+    "For tabular data, one paper trains trees inside a network. What depth does it use?",
 ])
 def test_questions_about_one_paper(question):
     assert about_one_paper(question)
@@ -47,6 +50,7 @@ def test_questions_about_one_paper(question):
     "Are there any papers on speculative decoding?",
     "There's a lot of work on LoRA variants: which ones save the most memory?",
     "There is a whole body of work on mixup; what do they agree on?",
+    "Is there work on federated learning where clients keep their data local?",
 ])
 def test_questions_about_several_papers_or_a_topic(question):
     assert not about_one_paper(question)
