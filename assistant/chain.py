@@ -113,7 +113,7 @@ class AnswerChain:
         yield Event("evidence", answer=answer)  # the sources, before any model runs
         one = len(model_refs(answer)) == 1
         # a question about a paper it names may ask a detail no abstract words as a name ("GPUs")
-        about = named(asked, answer.references)
+        about = named(asked, answer.references) or named(query, answer.references)
         ignore = details.detail_terms(question) if about else set()
         verdict = self.coverage.screen(question, evidence, lead=one, may_skip=one and query == question and not filters,
                                        ignore=ignore)
@@ -124,7 +124,7 @@ class AnswerChain:
         if verdict.unsure:
             _add_notice(answer, UNSURE)
         given = model_refs(answer)
-        missing = details.missing_details(asked, [f"{r.title}. {r.abstract}" for r in given])
+        missing = details.missing_details(asked, [_detail_text(r, evidence.papers.get(r.paper_id, {})) for r in given])
         unsaid = details.note(missing, [f"[{r.number}]" for r in given])
         if verdict.refused:  # the paper asked about is there; what was asked of it is not
             said = details.note(missing, [f"\u201c{r.title}\u201d" for r in given]) if about else ""
@@ -216,7 +216,7 @@ class AnswerChain:
         yield Event("token", answer.text)
 
     def _generate(self, answer: Answer, query: str, evidence: Evidence, started: float) -> Iterator[Event]:
-        text = ""
+        text, pieces = "", 0
         if self.chat_model is not None:
             messages = answer_messages(model_refs(answer), query)
             try:
@@ -224,6 +224,7 @@ class AnswerChain:
                     if not text:
                         answer.timings["first_token_s"] = round(time.perf_counter() - started, 3)
                     text += piece
+                    pieces += 1  # about a token each: as many as max_tokens means it was cut off
                     yield Event("token", piece)
             except Exception as exc:  # noqa: BLE001 - model down mid-answer: fall back
                 _add_notice(answer, f"The language model failed ({_one_line(exc)}); showing an extractive answer instead.")
@@ -240,7 +241,7 @@ class AnswerChain:
         if _REFUSAL_RE.search(text) and not citations.parse_markers(text):
             yield from self._refuse(answer)
             return
-        self._check(answer, text, evidence.papers)
+        self._check(answer, text, evidence.papers, cut_off=pieces >= self.settings.generation.max_tokens)
 
     def _stream_model(self, messages: list) -> Iterator[str]:
         for chunk in self.chat_model.stream(messages):
@@ -248,14 +249,14 @@ class AnswerChain:
             if piece:
                 yield piece
 
-    def _check(self, answer: Answer, text: str, papers: dict[str, dict[str, Any]]) -> None:
+    def _check(self, answer: Answer, text: str, papers: dict[str, dict[str, Any]], cut_off: bool = False) -> None:
         # the model can cite only what it was given: a marker to any other source is invented
         valid = {r.number for r in model_refs(answer)}
         text = citations.normalise_markers(citations.drop_unclosed(text))
         removed = [n for n in dict.fromkeys(citations.marker_uses(text)) if n not in valid]
         dropped: list[SentenceSupport] = []
         if answer.provider != "extractive":  # judged with its markers: "These algorithms are [2] and [3]."
-            text, dropped = self._drop_non_answers(answer, text, valid)
+            text, dropped = self._drop_non_answers(answer, text, valid, cut_off)
         text = citations.drop_dangling(text, valid)[0]
         if removed:
             _add_notice(answer, f"Removed citation(s) to source(s) the model was not given: {removed}.")
@@ -290,7 +291,8 @@ class AnswerChain:
             _add_notice(answer, f"A citation added to {many}: the source given to the model that supports it.")
         return text
 
-    def _drop_non_answers(self, answer: Answer, text: str, valid: set[int]) -> tuple[str, list[SentenceSupport]]:
+    def _drop_non_answers(self, answer: Answer, text: str, valid: set[int],
+                          cut_off: bool = False) -> tuple[str, list[SentenceSupport]]:
         """The model's text without the sentences that answer nothing (only titles and markers,
         the question restated, an earlier sentence again, a last one cut off unfinished), and those sentences as dropped
         support records; when nothing else is left, the evidence (the extractive answer) stands
@@ -299,7 +301,7 @@ class AnswerChain:
         titles = [r.title for r in answer.references]
         found, kept = [], []
         pieces = citations.split_answer_sentences(text)
-        cut = len(pieces) > 1 and citations.unfinished(text)  # the last one stops mid-sentence: it goes
+        cut = cut_off and len(pieces) > 1 and citations.unfinished(text)  # stopped mid-sentence at the limit
         for i, (s, nums) in enumerate(pieces):
             why = (citations.not_an_answer(s, asked, titles) or citations.repeats(s, kept)
                    or (citations.UNFINISHED if cut and i == len(pieces) - 1 else ""))
@@ -326,17 +328,25 @@ class AnswerChain:
         return text, dropped
 
 
+def _detail_text(ref: Reference, paper: dict[str, Any]) -> str:
+    """A source as the details check reads it: title, abstract, and the authors and venue some
+    corpus formats carry (assistant/details.py)."""
+    extra = [f"Authors: {paper['authors']}" if paper.get("authors") else "",
+             f"Venue: {paper['venue']}" if paper.get("venue") else ""]
+    return " ".join(filter(None, [f"{ref.title}. {ref.abstract}", *extra]))
+
+
 def unsupported_note(answer: Answer) -> str:
     """Said when no sentence the model wrote is supported by what it cites: the answer is not to
     be trusted, and, written from one paper, that paper may not be the one asked about (the next
     closest is named)."""
-    written = [s for s in answer.support if not s.dropped]
+    written = [s for s in answer.support if not s.dropped and s.reason != citations.NOT_A_CLAIM]
     if answer.provider == "extractive" or not written or any(s.supported for s in written):
         return ""
     note = "No sentence of the model's answer is supported by the abstracts it cites: trust the evidence, not the answer."
     given = model_refs(answer)
     others = [r for r in answer.references if r.number not in set(answer.model_sources)]
-    if len(given) == 1 and others:
+    if len(given) == 1 and others and not named(answer.question, given):  # not the paper the question names
         note += (f" [{given[0].number}] may not be the paper you mean; the next closest is "
                  f"[{others[0].number}] \u201c{others[0].title}\u201d.")
     return note

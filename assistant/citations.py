@@ -573,13 +573,16 @@ def cite_uncited(text: str, choose: int | Callable[[str], int | None]) -> tuple[
 
 
 UNFINISHED = "cut off unfinished"
+NOT_A_CLAIM = "not a claim"
 _FINISHED = re.compile(r"[.!?:;)\]】］\"”’*`]\s*$")
 
 
 def unfinished(text: str) -> bool:
-    """Whether ``text`` stops mid-sentence (the model ran into its token limit): it ends without
-    closing punctuation or a marker."""
-    return bool(text.strip()) and not _FINISHED.search(text)
+    """Whether ``text`` stops mid-sentence: it ends without closing punctuation or a marker, and
+    not on a list item, table row or heading (the chain asks only when the model ran into its
+    token limit)."""
+    last = text.strip().splitlines()[-1].strip() if text.strip() else ""
+    return bool(last) and not _FINISHED.search(last) and not re.match(r"(?:[-*+|#]|\d+[.)])\s*", last)
 
 
 def best_supporting(sentence: str, evidence: dict[int, list[str]], embed: Callable[[list[str]], np.ndarray],
@@ -755,7 +758,7 @@ def _judge(
 ) -> SentenceSupport:
     if not numbers:
         factual = is_factual(text)
-        return SentenceSupport(text, [], not factual, 0.0, "no citation" if factual else "not a claim")
+        return SentenceSupport(text, [], not factual, 0.0, "no citation" if factual else NOT_A_CLAIM)
     if not usable:
         return SentenceSupport(text, numbers, False, 0.0, f"unknown source {_canonical(numbers)}")
     texts = [e for n in usable for e in evidence[n]]

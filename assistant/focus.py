@@ -11,11 +11,13 @@ The reader still sees every source in the evidence block; only the model's promp
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from .records import Reference
+from .text import spaced
 
 _KIND = r"(?:paper|work|study|article|method|system|model|dataset|benchmark|approach|framework|technique|algorithm|optimizer|variant|tool)"
+# the words that describe which one ("a method for ...", "the approach to ...", "the benchmark that ...")
+_DESCRIBED = r"(?:for|to|that|which|where|called|named|introduced|proposed|\w+ing)\b"
 # Asking which paper: "which paper ...", "which dataset distillation paper", "is there a mixup variant ...".
 _IDENTIFY = re.compile(
     rf"\b(?:which|what)\s+(?:[\w\-]+\s+){{0,3}}?{_KIND}\b(?!s)"
@@ -23,10 +25,11 @@ _IDENTIFY = re.compile(
     rf"|\b(?:looking for|i need|find me|point me to|name)\s+(?:a|an|the)\s+(?:[\w\-]+\s+){{0,4}}?{_KIND}\b(?!s)"
     # "There's a CLIP-based method for ...: what are its ...?" (not "there's a lot of work")
     rf"|\bthere(?:'s|\u2019s|\s+is)\s+(?:a|an|this|that)\s+(?!(?:\w+\s+)?(?:lot|lots|bunch|number|couple|few|handful|range|variety|body|series|line)\b)"
-    rf"(?:[\w\-]+\s+){{0,4}}?{_KIND}\b(?!s)"
+    rf"(?:[\w\-]+\s+){{0,4}}?{_KIND}\s+(?:for|that|which|where|called|named)\b"
     r"|\bwhat(?:'s|\s+is|\s+was)\s+the\s+name\s+of\b"  # "What is the name of the ... benchmark"
     # "Has someone done this for neural networks?", "Has anyone handled ...?": asking for the paper that did it
-    r"|\bhas\s+(?:anyone|someone|anybody|somebody)\s+(?:\w+\s+){0,2}?(?:done|built|shown|made|found|\w{3,}ed)\b"
+    r"|\bhas\s+(?:anyone|someone|anybody|somebody)\s+(?:\w+\s+){0,2}?"
+    r"(?:done|built|shown|made|tried|studied|handled|solved|combined|proposed|managed|tested)\b"
     # "Is there work that builds ...?" (not "Is there work on ...": a topic)
     r"|\bis\s+there\s+(?:any\s+)?(?:work|research)\s+(?:that|which|where)\b",
     re.IGNORECASE)
@@ -38,30 +41,28 @@ _ABOUT = re.compile(
     r"|\bin\s+the\s+(?:benchmark|dataset)\s+(?:for|that|which|called|named|introduced|proposed)\b"  # "entries in the benchmark for"
     r"|\bthe\s+(?:framework|system|method|model|optimizer)\s+(?:called|named|introduced|proposed)\b"
     rf"|\b{_KIND}\s*:"
-    r"|\bone\s+(?:paper|study|work)\b(?!s)",  # "one paper uses code as the steps: which ...?" (not in a comparison)
+    r"|(?<!than )\bone\s+(?:paper|study|work)\b(?!s)(?![^?]*\b(?:another|the other)\b)",  # "one paper uses code ...: which ...?"
     re.IGNORECASE)
 # A question framed by one paper from its first words ("In the study that unpacks DPO vs PPO, ...",
-# "For the two-tier ensemble approach to ...: which ..."):
+# "For the two-tier ensemble approach to ...: which ...", "The benchmark for checking whether ..."):
 # about that paper even when it compares things inside it.
 _FRAME = re.compile(r"^\W*(?:in|according to|from|for)\s+the\s+(?:[\w\-'\u2019\"\u201c\u201d]+\s+){0,3}?"
-                    rf"{_KIND}\b(?!s)", re.IGNORECASE)
+                    r"(?:paper|study|work|article)\b(?!s)"
+                    r"|^\W*(?:(?:in|according to|from|for)\s+)?the\s+(?:[\w\-'\u2019\"\u201c\u201d]+\s+){0,3}?"
+                    rf"(?:benchmark|dataset|approach|framework|method)\s+{_DESCRIBED}", re.IGNORECASE)
 _MANY = re.compile(r"\b(?:which|what|any|some|several|other|two|three|multiple)\s+(?:[\w\-]+\s+){0,2}?(?:papers|works|studies)\b"
                    r"|\bthe (?:corpus|literature)\b", re.IGNORECASE)
 MAX_NAMED = 2  # more papers named than this: the question is about all of them
+# Acronyms of a field's terms: an abstract that spells one out ("large language model (LLM)") does
+# not make it that paper's name ("... without calling a giant LLM" named a retrieval paper).
+FIELD_ACRONYMS = frozenset("""LLM LLMs LM LMs VLM VLMs MLLM MLLMs LVLM NLP NLU NLG ML AI RL DRL CV GNN GNNs CNN
+CNNs RNN RNNs GAN GANs VAE QA NER MT NMT ASR TTS RAG CoT ICL OOD SOTA API GPU""".split())
 _TOKENS = re.compile(r"[\w\-²]+")
 
 
 def acronyms(abstract: str) -> set[str]:
     """Names an abstract coins in parentheses: "... Minimization (UDIM)" -> {"UDIM"}."""
     return {m for m in re.findall(r"\(([A-Z][\w\-²]*[A-Z][\w\-²]*)\)", abstract) if len(m) >= 3}
-
-
-def spaced(text: str) -> str:
-    """Lower-case words joined by single spaces, accents dropped, for whole-word matching
-    ("ERNIE 3.0" -> "ernie 3 0", "TÜLU 3" -> "tulu 3")."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return " ".join(re.findall(r"[^\W_]+", text.lower()))
 
 
 def short_name(title: str) -> str:
@@ -96,9 +97,10 @@ def _generic(question: str, refs: list[Reference]) -> set[str]:
 
 def _coined(refs: list[Reference]) -> list[set[str]]:
     """Per source, the acronyms its abstract coins that no other source uses: "DPO", defined in
-    one abstract and used in another's title, names neither."""
+    one abstract and used in another's title, names neither; nor does a field's acronym ("LLM")."""
     used = [set(_TOKENS.findall(f"{r.title} {r.abstract}")) for r in refs]
-    return [acronyms(r.abstract) - set().union(*(u for j, u in enumerate(used) if j != i)) for i, r in enumerate(refs)]
+    return [acronyms(r.abstract) - FIELD_ACRONYMS - set().union(*(u for j, u in enumerate(used) if j != i))
+            for i, r in enumerate(refs)]
 
 
 def about_one_paper(question: str, comparing: bool = False) -> bool:

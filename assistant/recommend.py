@@ -32,7 +32,7 @@ _INTENT = re.compile(
 _MORE = re.compile(r"^\s*(show |give me |any )?(some )?more\b|^\s*others?\??\s*$|\bmore (papers|like (this|these))\b", re.I)
 _LINE = re.compile(r"^\s*(\d{1,2})[.):]\s*(.+)$")
 # a list the judge let through unsure (judge.list_unsure): near-miss topics pass it as often as covered ones
-UNSURE = "The corpus may not cover this topic directly: these papers may only partly match your interest."
+LIST_UNSURE = "The corpus may not cover this topic directly: these papers may only partly match your interest."
 _LEAD = re.compile(
     r"^\s*(please\s+)?((recommend|suggest)\w*( me)?( some)?( good)?( papers| reading)?|what should i read( next)?|"
     r"(some\s+)?papers|reading)\s+(on|about|for|in)\s+",
@@ -194,7 +194,7 @@ class Recommender:
             result.refused, result.closest, result.items = True, result.hits[:3], []
             result.notice = " ".join(filter(None, [result.notice, note]))
         elif verdict.coverage is not None and verdict.coverage < self.settings.judge.list_unsure:
-            result.notice = " ".join(filter(None, [result.notice, UNSURE]))
+            result.notice = " ".join(filter(None, [result.notice, LIST_UNSURE]))
         return verdict.refused
 
     def verdict(self, interest: str, hits: list[PaperHit]) -> tuple[Verdict, list[Reference]]:
@@ -422,8 +422,7 @@ def list_heading(interest: str) -> str:
         return f"Recommended {interest}:"
     if interest.startswith("new since "):
         return f"New for you since {interest[len('new since '):]}:"
-    topic, led = _LEAD.subn("", interest, count=1)
-    topic = topic.strip().rstrip("?.!:; ")
+    topic, led = list_topic(interest), bool(_LEAD.match(interest))
     if not topic or len(topic) > 100 or is_recommendation(topic) or (not led and "?" in interest):
         return "Papers to read:"
     return f"Papers to read on {topic}:"

@@ -131,8 +131,9 @@ class JudgeSettings(Group):
     standout: float = setting(
         0.10, "With an LLM, for a question about one paper: the top paper stands out of the retrieval when its "
         "fused score leads the next paper's by at least this share of its own; when none does (a near miss that "
-        "several papers half match), a P(the sources cover the question) under SURE but at least BELOW answers "
-        "with a caveat, and under BELOW refuses. Topics and lists are not read this way. 0 turns it off.",
+        "several papers half match) and the question names nothing no paper mentions, a P(the sources cover the "
+        "question) under SURE but at least BELOW answers with a caveat, and under BELOW refuses. Topics and lists "
+        "are not read this way. 0 turns it off.",
         "ASSISTANT_JUDGE_STANDOUT", ge=0.0, le=1.0)
     standout_below: float = setting(
         0.62, "With an LLM: when the top paper stands out (STANDOUT) and the question names nothing no paper "
@@ -150,8 +151,8 @@ class JudgeSettings(Group):
     list_unsure: float = setting(
         0.75, "With an LLM: a reading list the judge lets through with P(the papers cover the interest) below this "
         "says that its papers may only partly match (the judge does not separate lists: answerable lists of dev "
-        "and the own set range from 0.71, absent ones of dev and benchmarks/fresh_questions.jsonl reach 0.74; "
-        "docs/benchmarks.md). 0: never.", "ASSISTANT_JUDGE_LIST_UNSURE", ge=0.0, le=1.0)
+        "and the own set range from 0.71, absent ones of dev and benchmarks/fresh_questions.jsonl were let "
+        "through at 0.71-0.74; docs/benchmarks.md). 0: never.", "ASSISTANT_JUDGE_LIST_UNSURE", ge=0.0, le=1.0)
     support_threshold: float | None = setting(
         None, "Cosine to the closest cited evidence sentence needed to mark a sentence supported (its numbers, "
         "acronyms and named methods must also be in a cited abstract). Empty: the value chosen for the embedding "

@@ -85,3 +85,11 @@ _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-+.]*[A-Za-z0-9]|[A-Za-z0-9]")
 
 def words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
+
+
+def spaced(text: str) -> str:
+    """Lower-case words joined by single spaces, accents dropped, for whole-word matching
+    ("ERNIE 3.0" -> "ernie 3 0", "TÜLU 3" -> "tulu 3")."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return " ".join(re.findall(r"[^\W_]+", text.lower()))

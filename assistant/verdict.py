@@ -27,7 +27,7 @@ from typing import Any
 
 from .coverage import Gaps, find_gaps, name_phrases
 from .evidence import Evidence, format_sources
-from .focus import spaced
+from .text import spaced
 from .prompts import load as load_prompt
 from .records import Reference
 from .settings import Settings
@@ -121,7 +121,7 @@ class Coverage:
         leads (a question about one paper; topics and lists match several papers alike);
         ``may_skip``: a lead of ``judge.clear_lead`` may answer without the judge (a question
         asked as it was written, unfiltered: what the lead was measured on); ``ignore``: named terms
-        (in :func:`assistant.focus.spaced` form) that are no gap (a detail asked of a named paper,
+        (in :func:`assistant.text.spaced` form) that are no gap (a detail asked of a named paper,
         "GPUs": assistant/details.py)."""
         known = [h.title for h in evidence.hits] + [p.get("display_title", "") for p in evidence.papers.values()]
         abstracts = [p.get("abstract", "") for p in evidence.papers.values()]

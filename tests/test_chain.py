@@ -73,12 +73,19 @@ def test_an_answer_with_no_supported_sentence_says_so_and_names_the_next_paper(s
 def test_a_last_sentence_cut_off_at_the_token_limit_is_dropped(seeded):
     from assistant.citations import UNFINISHED
 
-    chain = chain_with(seeded, "Cradle is an agent for Red Dead Redemption II that takes screen images as input [1]. "
-                               "It outputs keyboard and mouse actions through a")
-    answer = chain.ask(LOOKUP)
+    settings, _, retriever = seeded
+    reply = ("Cradle is an agent for Red Dead Redemption II that takes screen images as input [1]. "
+             "It outputs keyboard and mouse actions through a")
+    words = len(reply.split(" "))  # the fake streams a word at a time: as many as max_tokens = cut off
+    chat = RecordingChat(replies={"answer": reply})
+    answer = AnswerChain(settings.with_overrides(max_tokens=words), retriever, chat).ask(LOOKUP)
     assert answer.text.endswith("as input [1].")
     assert [s.reason for s in answer.support if s.dropped] == [UNFINISHED]
     assert f"({UNFINISHED})" in answer.notice
+    # the same text under the limit was finished as written: nothing is dropped for it
+    chat = RecordingChat(replies={"answer": reply})
+    kept = AnswerChain(settings.with_overrides(max_tokens=words + 50), retriever, chat).ask(LOOKUP)
+    assert UNFINISHED not in [s.reason for s in kept.support]
 
 
 def test_uncited_factual_sentence_is_marked(seeded):
@@ -352,7 +359,7 @@ def test_recommendations_follow_the_coverage_judge(seeded, verdict, refused):
 def test_a_list_the_judge_lets_through_unsure_says_it_may_only_partly_match(seeded, p_yes, unsure):
     """Reading lists on topics the corpus lacks (zero-shot text-to-speech, meeting summaries)
     passed the judge at 0.71-0.74, where answerable lists also are: the list stays, with a caveat."""
-    from assistant.recommend import UNSURE
+    from assistant.recommend import LIST_UNSURE as UNSURE
 
     settings, _, retriever = seeded
     chat = RecordingChat(replies={"reasons": "unparsable reasons"}, p_yes=p_yes)

@@ -1185,6 +1185,9 @@ def test_dropping_sentences_is_fast_on_runs_of_blank_lines():
     ("It reports 1.37% mIoU [1]", False),
     ("It is called \u201cGEO\u201d", False),
     ("The parts are:\n- a planner;", False),
+    ("The parts are:\n- a planner\n- a critic", False),  # a list's last item
+    ("Steps:\n1. Planner\n2. Critic", False),
+    ("| task | score |", False),
     ("", False),
 ])
 def test_unfinished_is_a_text_that_stops_mid_sentence(text, cut):

@@ -36,6 +36,7 @@ REFS = [ref(1, "Crafting Distribution Shifts", "We craft shifts."),
     "Has anyone actually tried distilling chain-of-thought into a small model? What did they find?",
     "Has anyone handled label noise by relabelling with a teacher? What threshold do they use?",
     "Is there work that prunes attention heads before fine-tuning? How many heads survive?",
+    "The benchmark for checking long-chain-of-thought models on unseen math: how many axes does it have?",
     "For tabular data, one paper trains trees inside a network. What depth does it use?",
 ])
 def test_questions_about_one_paper(question):
@@ -51,6 +52,14 @@ def test_questions_about_one_paper(question):
     "There's a lot of work on LoRA variants: which ones save the most memory?",
     "There is a whole body of work on mixup; what do they agree on?",
     "Is there work on federated learning where clients keep their data local?",
+    # seen in review: phrasings the wider rules had taken for one paper
+    "In the context of model merging, how do TIES and DARE differ?",
+    "In the transformer model, why is positional encoding needed?",
+    "There's a difference between model merging and model soups: which papers discuss it?",
+    "There is a tradeoff between model size and latency: how do papers handle it?",
+    "Is there more than one paper on LoRA?",
+    "One paper claims X while another finds Y: who is right?",
+    "Has anyone worked on federated learning for healthcare?",
 ])
 def test_questions_about_several_papers_or_a_topic(question):
     assert not about_one_paper(question)
@@ -110,6 +119,15 @@ def test_named_papers_by_title_head_or_coined_acronym_as_whole_words():
     assert [r.number for r in named("What does UDIM perturb?", REFS)] == [3]
     # "lion" is not named by "billion"; a title head must be whole words
     assert named("How many billion parameters?", [ref(1, "Lion: an optimizer")]) == []
+
+
+def test_a_field_acronym_an_abstract_spells_out_names_no_paper():
+    """Fresh2 L04 ("... without calling a giant LLM") was written from Promptagator, whose abstract
+    spells out "large language model (LLM)"; the paper asked about was first in the retrieval."""
+    refs = [ref(1, "Meta-training with Demonstration Retrieval", "We meta-train a model with retrieved demonstrations."),
+            ref(2, "Promptagator: Few-shot Dense Retrieval", "We use a large language model (LLM) to write queries.")]
+    assert named("Which work meta-trains a small model instead of calling a giant LLM?", refs) == []
+    assert [r.number for r in focus("Which work meta-trains a small model instead of calling a giant LLM?", refs)] == [1]
 
 
 def test_focus_picks_the_named_paper_else_the_best_for_one_paper_else_all():
