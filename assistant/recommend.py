@@ -340,7 +340,7 @@ GENERIC = frozenset("""paper papers this that which with from their they these t
 show shows shown propose proposes proposed present presents method methods approach approaches work works study
 studies studied also more than such both other what read should reading interest interested about your them
 novel new framework provides provide offers offer introduces introduce focuses focus explores explore addresses
-address relevant matters matter where when while whose there here some many much most like want need would could
+address relevant matters matter where when while whose some many much most like want need would could
 does have been being next then just only very even each every""".split())
 
 
