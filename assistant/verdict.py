@@ -57,13 +57,20 @@ class Verdict:
         return self.gaps.describe()
 
 
+def leads(settings: Settings, standout: float | None) -> bool | None:
+    """Whether the top paper stands out of the retrieval (``judge.standout``); None when the lead
+    is not read (a list, a topic) or the check is off."""
+    judge = settings.judge
+    return standout >= judge.standout if judge.standout and standout is not None else None
+
+
 def judge_threshold(settings: Settings, gaps: Gaps | None, named: list[str] | None = None,
                     standout: float | None = None) -> float:
     """P(yes) needed to answer: higher when the question names something no paper mentions or
     when no paper stands out of the retrieval (a near miss that several papers half match);
     else lower when it names something rare that a source contains, or when one paper stands out."""
     judge = settings.judge
-    stands_out = standout >= judge.standout if judge.standout and standout is not None else None
+    stands_out = leads(settings, standout)
     if gaps or stands_out is False:  # a near miss: several papers half match, none leads
         return max(judge.below, judge.sure)
     if named:
@@ -164,9 +171,8 @@ class Coverage:
         verdict.threshold = judge_threshold(self.settings, verdict.gaps, verdict.named, verdict.standout)
         if verdict.coverage >= verdict.threshold:
             return verdict
-        judge = self.settings.judge
-        no_lead = bool(judge.standout) and verdict.standout is not None and verdict.standout < judge.standout
-        if no_lead and not verdict.gaps and verdict.coverage >= judge.below:
+        unsure = leads(self.settings, verdict.standout) is False and verdict.coverage >= self.settings.judge.below
+        if unsure and not verdict.gaps:
             verdict.unsure = True
             verdict.reasons.append(f"P(yes) {verdict.coverage:.2f} < {verdict.threshold} with no paper standing out: "
                                    "answered with a caveat")
